@@ -1,0 +1,120 @@
+"""llmcore: a synchronous, plugin-based client for LLM APIs.
+
+The core holds the types, the hook specifications, the client and all I/O; every provider is a
+separately installed plugin (``llmcore-openai``, ...) found through the ``llmcore`` entry-point
+group. See the README for a quick start.
+"""
+
+from __future__ import annotations
+
+from llmcore.cancel import CancelHandle
+from llmcore.chat import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelInfo,
+    ReasoningEffort,
+    StopReason,
+    ToolCallDelta,
+    ToolChoice,
+    Usage,
+    map_stop_reason,
+)
+from llmcore.client import Client, get_env_api_key
+from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
+from llmcore.errors import (
+    ApiConnectionError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    ContentFilterError,
+    ContextLengthExceededError,
+    InvalidRequestError,
+    LlmError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    PluginError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+    UnsupportedOperationError,
+)
+from llmcore.hookspecs import hookimpl
+from llmcore.http import Frame, HttpRequest, HttpResponse
+from llmcore.messages import Message, Role, ThinkingBlock, Tool, ToolCall
+from llmcore.options import ConnectionOptions
+from llmcore.plugins import PluginLoadWarning, Plugins, get_plugins, register_plugin
+from llmcore.plugins import supported_providers
+from llmcore.providers import Capabilities, Compat, Provider, Secret
+from llmcore.stream import ChatStream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiConnectionError",
+    "AudioPart",
+    "AuthenticationError",
+    "CancelHandle",
+    "Capabilities",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatCompletionResponse",
+    "ChatStream",
+    "Choice",
+    "ChunkChoice",
+    "Client",
+    "Compat",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectionOptions",
+    "Content",
+    "ContentFilterError",
+    "ContextLengthExceededError",
+    "Delta",
+    "DocumentPart",
+    "Frame",
+    "HttpRequest",
+    "HttpResponse",
+    "ImagePart",
+    "InvalidRequestError",
+    "LlmError",
+    "MalformedResponseError",
+    "Message",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PluginError",
+    "PluginLoadWarning",
+    "Plugins",
+    "Provider",
+    "RateLimitError",
+    "ReasoningEffort",
+    "RequestTimeoutError",
+    "Role",
+    "Secret",
+    "ServerError",
+    "StopReason",
+    "StreamInterruptedError",
+    "TextPart",
+    "ThinkingBlock",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "UnsupportedOperationError",
+    "Usage",
+    "__version__",
+    "get_env_api_key",
+    "get_plugins",
+    "hookimpl",
+    "map_stop_reason",
+    "register_plugin",
+    "supported_providers",
+]

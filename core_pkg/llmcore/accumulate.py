@@ -1,0 +1,263 @@
+"""Assemble stream chunks into the final response, and into typed block events.
+
+One :class:`StreamAccumulator` per stream. :meth:`feed` takes each unified chunk a plugin yields
+and returns the block events it implies (for choice 0); :meth:`response` builds the accumulated
+:class:`~llmcore.chat.ChatCompletionResponse` at any time, so a cancelled or broken stream still
+has its partial answer.
+
+Tool-call fragments are merged per ``(choice, index)``: the first ``id`` and ``name`` win (some
+gateways repeat them in every fragment), argument fragments are appended, and the arguments are
+parsed once at the end (empty means ``{}``; invalid JSON keeps the raw text in
+``ToolCall.raw_arguments``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from llmcore import events as ev
+from llmcore.chat import (
+    ChatCompletionChunk,
+    ChatCompletionResponse,
+    Choice,
+    StopReason,
+    ToolCallDelta,
+    Usage,
+)
+from llmcore.messages import Message, Role, ThinkingBlock, ToolCall
+from llmcore.partial_json import parse_partial_json
+
+__all__ = ["StreamAccumulator", "finish_tool_call"]
+
+
+def finish_tool_call(
+    id: str | None, name: str | None, arguments: str, extra: dict[str, Any] | None = None
+) -> ToolCall:
+    """A :class:`ToolCall` from accumulated argument text (invalid JSON kept raw)."""
+    raw: str | None = None
+    parsed: Any = {}
+    if arguments.strip():
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            parsed, raw = {}, arguments
+    if not isinstance(parsed, dict):
+        parsed, raw = {}, arguments
+    return ToolCall(id=id or "", name=name or "", arguments=parsed, raw_arguments=raw,
+                    extra=extra or {})
+
+
+@attrs.define
+class _ToolState:
+    id: str | None = None
+    name: str | None = None
+    arguments: list[str] = attrs.Factory(list)
+    extra: dict[str, Any] = attrs.Factory(dict)
+    content_index: int = -1
+    ended: bool = False
+
+    def text(self) -> str:
+        return "".join(self.arguments)
+
+    def build(self) -> ToolCall:
+        return finish_tool_call(self.id, self.name, self.text(), self.extra)
+
+
+@attrs.define
+class _ThinkingState:
+    parts: list[str] = attrs.Factory(list)
+    signature: str | None = None
+    redacted: str | None = None
+    opaque: bool = False  # the API has native thinking blocks (keep them for replay)
+    content_index: int = -1
+
+
+@attrs.define
+class _ChoiceState:
+    role: Role = Role.ASSISTANT
+    text: list[str] = attrs.Factory(list)
+    thinking: list[_ThinkingState] = attrs.Factory(list)
+    tools: dict[int, _ToolState] = attrs.Factory(dict)
+    finish_reason: str | None = None
+    stop_reason: StopReason | None = None
+    # block tracking (events): ("text"|"thinking"|"tool", key) of the open block
+    open_block: tuple[str, int] | None = None
+    text_block_parts: list[str] = attrs.Factory(list)
+    next_index: int = 0
+
+
+class StreamAccumulator:
+    """Collects chunks; knows the partial answer at every point."""
+
+    def __init__(self, provider: str | None = None, api: str | None = None) -> None:
+        self.provider = provider
+        self.api = api
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: Usage | None = None
+        self._choices: dict[int, _ChoiceState] = {}
+        self.chunks_seen = 0
+
+    # --- feeding -----------------------------------------------------------------------------
+    def feed(self, chunk: ChatCompletionChunk) -> list[ev.StreamEvent]:
+        """Add one chunk; return the block events it produces (choice 0 only)."""
+        self.chunks_seen += 1
+        if self.id is None and chunk.id:
+            self.id = chunk.id
+        if self.model is None and chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        out: list[ev.StreamEvent] = []
+        for choice in chunk.choices:
+            state = self._choices.setdefault(choice.index, _ChoiceState())
+            sink: list[ev.StreamEvent] | None = out if choice.index == 0 else None
+            delta = choice.delta
+            if delta.role is not None:
+                state.role = delta.role
+            if delta.reasoning or delta.reasoning_signature or delta.reasoning_redacted:
+                self._thinking(state, delta.reasoning or "", delta.reasoning_signature,
+                               delta.reasoning_redacted, sink)
+            if delta.thinking_block_end and state.open_block and state.open_block[0] == "thinking":
+                self._close(state, sink)
+            if delta.content:
+                self._text(state, delta.content, sink)
+            for tc in delta.tool_calls:
+                self._tool(state, tc, sink)
+            if choice.finish_reason is not None:
+                state.finish_reason = choice.finish_reason
+            if choice.stop_reason is not None:
+                state.stop_reason = choice.stop_reason
+        return out
+
+    def _open(self, state: _ChoiceState, kind: str, key: int, sink: list[ev.StreamEvent] | None,
+              start: ev.StreamEvent | None) -> int:
+        self._close(state, sink)
+        index = state.next_index
+        state.next_index += 1
+        state.open_block = (kind, key)
+        if sink is not None and start is not None:
+            sink.append(start)
+        return index
+
+    def _close(self, state: _ChoiceState, sink: list[ev.StreamEvent] | None) -> None:
+        block = state.open_block
+        if block is None:
+            return
+        state.open_block = None
+        kind, key = block
+        if kind == "text":
+            content = "".join(state.text_block_parts)
+            state.text_block_parts = []
+            if sink is not None:
+                sink.append(ev.TextEndEvent(key, content))
+        elif kind == "thinking":
+            th = state.thinking[-1]
+            if sink is not None:
+                sink.append(ev.ThinkingEndEvent(th.content_index, "".join(th.parts), th.signature))
+        else:
+            tool = state.tools[key]
+            tool.ended = True
+            if sink is not None:
+                sink.append(ev.ToolCallEndEvent(tool.content_index, tool.build()))
+
+    def _thinking(self, state: _ChoiceState, text: str, signature: str | None,
+                  redacted: str | None, sink: list[ev.StreamEvent] | None) -> None:
+        if state.open_block is None or state.open_block[0] != "thinking":
+            th = _ThinkingState()
+            th.content_index = state.next_index
+            state.thinking.append(th)
+            self._open(state, "thinking", th.content_index, sink,
+                       ev.ThinkingStartEvent(th.content_index))
+        th = state.thinking[-1]
+        if text:
+            th.parts.append(text)
+            if sink is not None:
+                sink.append(ev.ThinkingDeltaEvent(th.content_index, text))
+        if signature:
+            th.signature = (th.signature or "") + signature
+            th.opaque = True
+        if redacted:
+            th.redacted = (th.redacted or "") + redacted
+            th.opaque = True
+
+    def _text(self, state: _ChoiceState, text: str, sink: list[ev.StreamEvent] | None) -> None:
+        if state.open_block is None or state.open_block[0] != "text":
+            index = state.next_index
+            self._open(state, "text", index, sink, ev.TextStartEvent(index))
+        state.text.append(text)
+        state.text_block_parts.append(text)
+        if sink is not None and state.open_block is not None:
+            sink.append(ev.TextDeltaEvent(state.open_block[1], text))
+
+    def _tool(self, state: _ChoiceState, tc: ToolCallDelta,
+              sink: list[ev.StreamEvent] | None) -> None:
+        tool = state.tools.get(tc.index)
+        if tool is None:
+            tool = state.tools[tc.index] = _ToolState()
+        if tool.id is None and tc.id:
+            tool.id = tc.id
+        if tool.name is None and tc.name:
+            tool.name = tc.name
+        if tc.extra:
+            tool.extra.update(tc.extra)
+        if tool.content_index < 0:
+            tool.content_index = state.next_index
+            self._open(state, "tool", tc.index, sink,
+                       ev.ToolCallStartEvent(tool.content_index, tool.id, tool.name))
+        elif state.open_block != ("tool", tc.index) and not tool.ended:
+            self._close(state, sink)
+            state.open_block = ("tool", tc.index)
+        if tc.arguments:
+            tool.arguments.append(tc.arguments)
+            if sink is not None:
+                sink.append(ev.ToolCallDeltaEvent(
+                    tool.content_index, tc.arguments, parse_partial_json(tool.text()),
+                    tool.id, tool.name,
+                ))
+
+    # --- results -----------------------------------------------------------------------------
+    def close_blocks(self) -> list[ev.StreamEvent]:
+        """End every open block (choice 0 events), e.g. when the stream finished."""
+        out: list[ev.StreamEvent] = []
+        for index, state in self._choices.items():
+            self._close(state, out if index == 0 else None)
+        return out
+
+    @property
+    def finished(self) -> bool:
+        """True when every choice seen so far has a finish reason (and there is one)."""
+        return bool(self._choices) and all(
+            s.finish_reason is not None or s.stop_reason is not None
+            for s in self._choices.values()
+        )
+
+    def response(self, *, stop_reason: StopReason | None = None) -> ChatCompletionResponse:
+        """The answer so far. ``stop_reason`` overrides every choice's (aborted, error)."""
+        choices = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            tool_calls = tuple(state.tools[i].build() for i in sorted(state.tools))
+            reasoning = "\n\n".join("".join(t.parts) for t in state.thinking if t.parts) or None
+            blocks = tuple(
+                ThinkingBlock("".join(t.parts), t.signature, t.redacted, self.provider, self.api)
+                for t in state.thinking
+                if t.opaque
+            )
+            message = Message(
+                state.role, "".join(state.text), tool_calls=tool_calls, reasoning=reasoning,
+                thinking=blocks,
+            )
+            reason = stop_reason or state.stop_reason
+            if reason is None:
+                reason = StopReason.TOOL_USE if tool_calls else StopReason.STOP
+            choices.append(Choice(index, message, state.finish_reason, reason))
+        if not choices and stop_reason is not None:
+            choices.append(Choice(0, Message(Role.ASSISTANT), None, stop_reason))
+        return ChatCompletionResponse(
+            id=self.id, model=self.model, choices=tuple(choices), usage=self.usage,
+            provider=self.provider,
+        )

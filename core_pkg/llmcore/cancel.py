@@ -1,0 +1,68 @@
+"""Cancellation: a handle any thread can use to stop a stream at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+__all__ = ["CancelHandle", "CancelledError"]
+
+
+class CancelledError(Exception):
+    """Internal: raised inside the core when a cancelled call must stop (never escapes)."""
+
+
+class CancelHandle:
+    """Cancels one call. ``cancel()`` is thread-safe, idempotent and returns immediately.
+
+    It closes the call's connection (so a blocked read returns at once) and makes any retry wait
+    end early; the stream then ends normally with stop reason ``aborted``.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._closers: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        """Stop the call: close its connection now."""
+        with self._lock:
+            self._event.set()
+            closers, self._closers = self._closers, []
+        for close in closers:
+            try:
+                close()
+            except Exception:  # closing a dying socket may fail; the flag is what counts
+                pass
+
+    def on_cancel(self, close: Callable[[], None]) -> None:
+        """Run ``close`` on cancel (at once if already cancelled)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._closers.append(close)
+                return
+        close()
+
+    def discard(self, close: Callable[[], None]) -> None:
+        """Forget a closer registered with :meth:`on_cancel` (its resource is gone)."""
+        with self._lock:
+            if close in self._closers:
+                self._closers.remove(close)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; raise :class:`CancelledError` if cancelled meanwhile."""
+        if self._event.wait(seconds):
+            raise CancelledError()
+
+    def check(self) -> None:
+        """Raise :class:`CancelledError` if cancelled."""
+        if self._event.is_set():
+            raise CancelledError()
+
+    def __repr__(self) -> str:
+        return f"CancelHandle(cancelled={self.cancelled})"

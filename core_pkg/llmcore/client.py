@@ -1,0 +1,281 @@
+"""The client: blocking calls, streams, cancellation, batches and model listing.
+
+The send path is a chain of short steps: build the payload (plugin), run the payload hooks,
+authenticate (plugin or core default), send with retries (transport + tenacity), map errors
+(plugin), parse (plugin). Plugins only translate; every byte of I/O happens here and in
+:mod:`llmcore.transport`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from llmcore.cancel import CancelHandle, CancelledError
+from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
+from llmcore.errors import ConfigurationError, LlmError, register_secret
+from llmcore.http import HttpRequest, HttpResponse
+from llmcore.messages import Message
+from llmcore.options import ConnectionOptions
+from llmcore.plugins import Plugins, get_plugins
+from llmcore.providers import Provider, Secret
+from llmcore.retry import call_with_retries
+from llmcore.stream import ChatStream
+from llmcore.transport import OpenResponse, Transport
+
+__all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key"]
+
+PayloadHook = Callable[[HttpRequest, Provider], "HttpRequest | None"]
+"""``on_payload(http_request, provider)``: see the request before it is sent; return a
+replacement (e.g. ``attrs.evolve(req, json={...})``) or ``None`` to keep it."""
+
+ResponseHook = Callable[[HttpResponse, Provider], None]
+"""``on_response(http_response, provider)``: see the raw status, headers and body. For streams
+the body is empty: the hook runs once the headers arrive."""
+
+
+def get_env_api_key(provider: Provider, environ: Mapping[str, str] | None = None) -> str | None:
+    """The first non-empty of the provider's ``api_key_env`` variables, or None."""
+    env = os.environ if environ is None else environ
+    for name in provider.api_key_env:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def _as_hooks(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if callable(value):
+        return (value,)
+    return tuple(value)
+
+
+class Client:
+    """A client for one provider. Thread-safe; reuse it, its connection pool is shared.
+
+    ``provider`` is a registered provider name (``"openai"``) or a :class:`Provider`.
+    The API key is ``api_key`` if given, else the first set variable of the provider's
+    ``api_key_env`` (``OPENAI_API_KEY`` for OpenAI); a provider that needs one and has none
+    raises :class:`ConfigurationError` naming the variable.
+    """
+
+    def __init__(
+        self,
+        provider: str | Provider,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        options: ConnectionOptions | None = None,
+        plugins: Plugins | None = None,
+        on_payload: PayloadHook | Iterable[PayloadHook] | None = None,
+        on_response: ResponseHook | Iterable[ResponseHook] | None = None,
+    ) -> None:
+        self.plugins = plugins or get_plugins()
+        resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
+        self.provider = resolved.with_base_url(base_url)
+        self.options = options or ConnectionOptions()
+        self._credential = self._resolve_key(api_key)
+        self._transport = Transport(self.options)
+        self._on_payload = _as_hooks(on_payload)
+        self._on_response = _as_hooks(on_response)
+
+    @classmethod
+    def with_options(
+        cls, provider: str | Provider, options: ConnectionOptions, **kwargs: Any
+    ) -> Client:
+        """The seeds' ``AiClient::with_options(provider, ConnectionOptions {...})``."""
+        return cls(provider, options=options, **kwargs)
+
+    def _resolve_key(self, api_key: str | None) -> Secret | None:
+        key = api_key if api_key is not None else get_env_api_key(self.provider)
+        if not key:
+            if self.provider.key_required and self.provider.auth != "none":
+                names = " or ".join(self.provider.api_key_env) or "an environment variable"
+                raise ConfigurationError(
+                    f"no API key for provider {self.provider.name!r}: pass api_key= or set "
+                    f"{names}",
+                    provider=self.provider.name,
+                )
+            return None
+        register_secret(key)
+        return Secret(key)
+
+    def __repr__(self) -> str:
+        key = "set" if self._credential else "none"
+        return f"Client(provider={self.provider.name!r}, base_url={self.provider.base_url!r}, api_key={key})"
+
+    # --- the send path -----------------------------------------------------------------------
+    def _prepare(
+        self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()
+    ) -> HttpRequest:
+        for hook in (*self._on_payload, *hooks):
+            replaced = hook(http_request, self.provider)
+            if replaced is not None:
+                http_request = replaced
+        defaults = {**self.provider.headers, **self.options.default_headers}
+        if defaults:
+            missing = {k: v for k, v in defaults.items() if http_request.header(k) is None}
+            http_request = http_request.with_headers(missing)
+        return self.plugins.authenticate(
+            self.provider, http_request, self._credential, time.time()
+        )
+
+    def _observe(self, response: HttpResponse, hooks: Sequence[ResponseHook] = ()) -> None:
+        for hook in (*self._on_response, *hooks):
+            hook(response, self.provider)
+
+    def _open(
+        self,
+        http_request: HttpRequest,
+        *,
+        stream: bool,
+        cancel: CancelHandle | None = None,
+        response_hooks: Sequence[ResponseHook] = (),
+    ) -> tuple[OpenResponse, bytes | None]:
+        """Send with retries; return the open response (and its body when not streaming)."""
+
+        def attempt() -> tuple[OpenResponse, bytes | None]:
+            opened = self._transport.send(http_request, stream=stream, cancel=cancel)
+            if opened.status >= 400:
+                body = opened.read()
+                response = HttpResponse(opened.status, opened.headers, body, opened.url)
+                self._observe(response, response_hooks)
+                raise self.plugins.parse_error(self.provider, response)
+            if stream:
+                self._observe(HttpResponse(opened.status, opened.headers, b"", opened.url),
+                              response_hooks)
+                return opened, None
+            body = opened.read()
+            self._observe(HttpResponse(opened.status, opened.headers, body, opened.url),
+                          response_hooks)
+            return opened, body
+
+        try:
+            return call_with_retries(attempt, self.options, cancel)
+        except LlmError as err:
+            if err.provider is None:
+                err.provider = self.provider.name
+            raise
+
+    # --- public API ----------------------------------------------------------------------------
+    def chat_completion(
+        self,
+        request: ChatCompletionRequest,
+        *,
+        on_payload: PayloadHook | None = None,
+        on_response: ResponseHook | None = None,
+    ) -> ChatCompletionResponse:
+        """Send ``request`` and wait for the whole answer."""
+        payload = self.plugins.build_payload(self.provider, request, False)
+        http_request = self._prepare(payload, _as_hooks(on_payload))
+        opened, body = self._open(http_request, stream=False,
+                                  response_hooks=_as_hooks(on_response))
+        response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
+        return self.plugins.parse_response(self.provider, request, response)
+
+    def chat_completion_stream(
+        self,
+        request: ChatCompletionRequest,
+        *,
+        on_payload: PayloadHook | None = None,
+        on_response: ResponseHook | None = None,
+        cancel: CancelHandle | None = None,
+    ) -> ChatStream:
+        """Start a stream; errors before the first byte (401, 404, 429...) raise here."""
+        handle = cancel or CancelHandle()
+        payload = self.plugins.build_payload(self.provider, request, True)
+        http_request = self._prepare(payload, _as_hooks(on_payload))
+        opened: OpenResponse | None
+        try:
+            opened, _ = self._open(http_request, stream=True, cancel=handle,
+                                   response_hooks=_as_hooks(on_response))
+        except CancelledError:
+            opened = None
+        return ChatStream(
+            provider=self.provider,
+            request=request,
+            plugins=self.plugins,
+            opened=opened,
+            stream_format=http_request.stream_format,
+            cancel=handle,
+        )
+
+    def chat_completion_stream_with_cancel(
+        self, request: ChatCompletionRequest, **kwargs: Any
+    ) -> tuple[ChatStream, CancelHandle]:
+        """A stream and the handle that cancels it from any thread."""
+        stream = self.chat_completion_stream(request, **kwargs)
+        return stream, stream.cancel_handle
+
+    def quick_chat_text(self, model: str, prompt: str, **options: Any) -> str:
+        """One user prompt in, the answer's text out."""
+        request = ChatCompletionRequest(model, [Message.user(prompt)], **options)
+        return self.chat_completion(request).text()
+
+    def list_models(self) -> list[ModelInfo]:
+        """The provider's models (items with ``id``)."""
+        http_request = self._prepare(self.plugins.build_list_models(self.provider))
+        opened, body = self._open(http_request, stream=False)
+        response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
+        return self.plugins.parse_list_models(self.provider, response)
+
+    def chat_completion_batch(
+        self, requests: Iterable[ChatCompletionRequest], concurrency: int | None = None
+    ) -> list[ChatCompletionResponse | LlmError]:
+        """Send many requests on a thread pool; results in input order, errors in place.
+
+        No item is ever dropped or reordered: each slot holds the response or the
+        :class:`LlmError` of that request. ``concurrency`` defaults to the pool size.
+        """
+        items = list(requests)
+        if not items:
+            return []
+        workers = max(1, min(concurrency or self.options.pool_size, len(items)))
+        results: list[ChatCompletionResponse | LlmError | None] = [None] * len(items)
+
+        def run(index: int, request: ChatCompletionRequest) -> None:
+            try:
+                results[index] = self.chat_completion(request)
+            except LlmError as err:
+                results[index] = err
+
+        with concurrent.futures.ThreadPoolExecutor(workers, "llmcore-batch") as pool:
+            futures = [pool.submit(run, i, r) for i, r in enumerate(items)]
+            for future in futures:
+                future.result()
+        return [r for r in results if r is not None]
+
+    def chat_completion_batch_smart(
+        self, requests: Iterable[ChatCompletionRequest]
+    ) -> list[ChatCompletionResponse | LlmError]:
+        """Like :meth:`chat_completion_batch`, choosing the concurrency itself.
+
+        One or two requests run one after the other on this thread (no pool start-up); larger
+        batches run on ``pool_size`` threads. Results keep the input order.
+        """
+        items = list(requests)
+        if len(items) <= 2:
+            out: list[ChatCompletionResponse | LlmError] = []
+            for request in items:
+                try:
+                    out.append(self.chat_completion(request))
+                except LlmError as err:
+                    out.append(err)
+            return out
+        return self.chat_completion_batch(items)
+
+    # --- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

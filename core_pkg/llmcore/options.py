@@ -1,0 +1,76 @@
+"""Connection options: pool, timeouts, proxy, retries, default headers."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+
+import attrs
+
+from llmcore.errors import ConfigurationError
+
+__all__ = ["ConnectionOptions"]
+
+
+def _seconds(value: float | datetime.timedelta | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _positive(_inst: object, attr: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ConfigurationError(f"ConnectionOptions.{attr.name} must be > 0, got {value!r}")
+
+
+def _headers(value: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class ConnectionOptions:
+    """How a :class:`~llmcore.Client` connects. Durations are seconds or ``timedelta``.
+
+    - ``pool_size``: connections kept per host (also the default batch concurrency);
+    - ``idle_timeout``: pooled connections unused this long are dropped before the next request;
+    - ``connect_timeout`` / ``read_timeout``: per attempt; ``read_timeout`` is the longest silence
+      allowed between two bytes, so a long stream is fine as long as it keeps talking;
+    - ``total_timeout``: deadline for all attempts of one call, retries and their waits included;
+    - ``proxy``: an ``http://`` or ``socks`` URL for every request (env proxies are used otherwise);
+    - ``max_retries``: extra attempts for retryable errors (0 turns retries off);
+    - ``backoff_initial`` / ``backoff_max``: exponential backoff with jitter between attempts;
+    - ``max_retry_after``: the longest server-requested wait (``Retry-After``) that is honoured;
+    - ``default_headers``: sent with every request.
+    """
+
+    pool_size: int = 10
+    idle_timeout: float | None = attrs.field(default=90.0, converter=_seconds, validator=_positive)
+    connect_timeout: float | None = attrs.field(
+        default=10.0, converter=_seconds, validator=_positive
+    )
+    read_timeout: float | None = attrs.field(
+        default=600.0, converter=_seconds, validator=_positive
+    )
+    total_timeout: float | None = attrs.field(
+        default=None, converter=_seconds, validator=_positive
+    )
+    proxy: str | None = None
+    max_retries: int = 2
+    backoff_initial: float = attrs.field(default=0.5, converter=float)
+    backoff_max: float = attrs.field(default=8.0, converter=float)
+    max_retry_after: float = attrs.field(default=60.0, converter=float)
+    default_headers: dict[str, str] = attrs.field(factory=dict, converter=_headers)
+
+    def __attrs_post_init__(self) -> None:
+        if self.pool_size < 1:
+            raise ConfigurationError(f"ConnectionOptions.pool_size must be >= 1, got {self.pool_size}")
+        if self.max_retries < 0:
+            raise ConfigurationError(
+                f"ConnectionOptions.max_retries must be >= 0, got {self.max_retries}"
+            )
+
+    def evolve(self, **changes: object) -> ConnectionOptions:
+        """A copy with some fields changed."""
+        return attrs.evolve(self, **changes)

@@ -1,0 +1,298 @@
+"""Plugin discovery and the one typed facade through which the core calls hooks.
+
+Entry points in the group ``llmcore`` are loaded lazily, on first use, once. A plugin that fails
+to import or to validate is skipped with a :class:`PluginLoadWarning` naming it; the others still
+load. ``LLMCORE_LOAD_PLUGINS`` limits which distributions (or entry-point names) load: unset means
+all, an empty value means none, otherwise a comma-separated allow-list. ``LLMCORE_TRACE_HOOKS=1``
+logs every hook call at DEBUG level on the ``llmcore.hooks`` logger.
+
+Tests and applications may build their own :class:`Plugins` (``Plugins(load_entrypoints=False)``)
+and register plugin objects at run time with :meth:`Plugins.register`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from llmcore import _defaults, hookspecs
+from llmcore.errors import (
+    ConfigurationError,
+    LlmError,
+    MalformedResponseError,
+    PluginError,
+)
+from llmcore.providers import Provider
+
+if TYPE_CHECKING:
+    from llmcore.chat import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
+    from llmcore.chat import ModelInfo
+    from llmcore.http import Frame, HttpRequest, HttpResponse
+    from llmcore.providers import Secret
+
+__all__ = ["PluginLoadWarning", "Plugins", "get_plugins", "register_plugin"]
+
+log = logging.getLogger("llmcore")
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be loaded; llmcore goes on without it."""
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("LLMCORE_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {x.strip().lower().replace("_", "-") for x in raw.split(",") if x.strip()}
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:200].decode("utf-8", errors="replace")
+    return text + ("..." if len(body) > 200 else "")
+
+
+class Plugins:
+    """A pluggy manager for project ``llmcore`` plus a typed facade over its hooks."""
+
+    def __init__(self, *, load_entrypoints: bool = True) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._pm.register(_defaults, name="llmcore.defaults")
+        self._load_entrypoints = load_entrypoints
+        self._loaded = False
+        self._lock = threading.RLock()
+        self._providers: dict[str, Provider] | None = None
+        self.failed: dict[str, str] = {}
+        if os.environ.get("LLMCORE_TRACE_HOOKS"):
+            self._pm.trace.root.setwriter(logging.getLogger("llmcore.hooks").debug)
+            self._pm.enable_tracing()
+
+    # --- loading ---------------------------------------------------------------------------
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """The pluggy manager, with entry points loaded (once)."""
+        self._ensure_loaded()
+        return self._pm
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            if self._load_entrypoints:
+                self._load_entry_points()
+            self._loaded = True
+
+    def _load_entry_points(self) -> None:
+        allowed = _allowed()
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            dist = ep.dist.name if ep.dist is not None else ep.name
+            normalized = {dist.lower().replace("_", "-"), ep.name.lower().replace("_", "-")}
+            if allowed is not None and not normalized & allowed:
+                continue
+            if self._pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                self._pm.register(plugin, name=ep.name)
+                self._pm.check_pending()
+            except Exception as exc:  # a broken plugin must not break the others
+                if self._pm.has_plugin(ep.name):
+                    self._pm.unregister(name=ep.name)
+                self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(
+                    f"llmcore: plugin {ep.name!r} from distribution {dist!r} failed to load "
+                    f"and is skipped: {type(exc).__name__}: {exc}",
+                    PluginLoadWarning,
+                    stacklevel=3,
+                )
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object or module at run time (tests, app-local plugins)."""
+        with self._lock:
+            self._pm.register(plugin, name=name)
+            try:
+                self._pm.check_pending()
+            except pluggy.PluginValidationError as exc:
+                self._pm.unregister(plugin)
+                raise PluginError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
+            self._providers = None
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin registered under ``name``."""
+        with self._lock:
+            self._pm.unregister(name=name)
+            self._providers = None
+
+    # --- providers ---------------------------------------------------------------------------
+    def providers(self) -> dict[str, Provider]:
+        """Every registered provider by name (cached until plugins change)."""
+        cached = self._providers
+        if cached is not None:
+            return cached
+        with self._lock:
+            found: dict[str, Provider] = {}
+
+            def register(provider: Provider) -> None:
+                if not isinstance(provider, Provider):
+                    raise PluginError(f"register_providers got {provider!r}, not a Provider")
+                found[provider.name] = provider
+
+            self.pm.hook.register_providers(register=register)
+            self._providers = found
+            return found
+
+    def provider(self, name: str) -> Provider:
+        """The provider called ``name``; ``ConfigurationError`` naming the choices otherwise."""
+        providers = self.providers()
+        try:
+            return providers[name]
+        except KeyError:
+            known = ", ".join(sorted(providers)) or "none"
+            raise ConfigurationError(
+                f"unknown provider {name!r}; installed providers: {known}. Install its plugin "
+                f"(e.g. pip install ./plugins/llmcore-{name.split('-')[0]}) or pass a Provider."
+            ) from None
+
+    # --- the facade --------------------------------------------------------------------------
+    def _missing(self, provider: Provider, what: str) -> PluginError:
+        dist = provider.distribution or f"llmcore-{provider.api.split('-')[0]}"
+        return PluginError(
+            f"no plugin implements {what} for api {provider.api!r} (provider {provider.name!r});"
+            f" install {dist}",
+            provider=provider.name,
+        )
+
+    def build_payload(
+        self, provider: Provider, request: ChatCompletionRequest, stream: bool
+    ) -> HttpRequest:
+        """The provider request for ``request`` (``PluginError`` if no plugin answers)."""
+        try:
+            result = self.pm.hook.build_payload(provider=provider, request=request, stream=stream)
+        except LlmError:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise PluginError(
+                f"plugin failed to build the {provider.api} payload: {type(exc).__name__}: {exc}",
+                provider=provider.name,
+            ) from exc
+        if result is None:
+            raise self._missing(provider, "build_payload")
+        return result  # type: ignore[no-any-return]
+
+    def authenticate(
+        self, provider: Provider, http_request: HttpRequest, credential: Secret | None, now: float
+    ) -> HttpRequest:
+        """``http_request`` with credentials added."""
+        result = self.pm.hook.authenticate(
+            provider=provider, http_request=http_request, credential=credential, now=now
+        )
+        if result is None:
+            raise ConfigurationError(
+                f"no plugin can authenticate auth scheme {provider.auth!r} "
+                f"of provider {provider.name!r}",
+                provider=provider.name,
+            )
+        return result  # type: ignore[no-any-return]
+
+    def parse_response(
+        self, provider: Provider, request: ChatCompletionRequest, response: HttpResponse
+    ) -> ChatCompletionResponse:
+        """The unified response (``MalformedResponseError`` for bodies of the wrong shape)."""
+        try:
+            result = self.pm.hook.parse_response(
+                provider=provider, request=request, response=response
+            )
+        except LlmError:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise self.malformed(provider, response.body, exc) from exc
+        if result is None:
+            raise self._missing(provider, "parse_response")
+        return result  # type: ignore[no-any-return]
+
+    def iter_stream(
+        self, provider: Provider, request: ChatCompletionRequest, frames: Iterator[Frame]
+    ) -> Iterator[ChatCompletionChunk]:
+        """The plugin's chunk iterator over ``frames``."""
+        result = self.pm.hook.iter_stream(provider=provider, request=request, frames=frames)
+        if result is None:
+            raise self._missing(provider, "iter_stream")
+        return result  # type: ignore[no-any-return]
+
+    def parse_error(self, provider: Provider, response: HttpResponse) -> LlmError:
+        """The typed error for a non-2xx response."""
+        try:
+            result = self.pm.hook.parse_error(provider=provider, response=response)
+        except _PARSE_ERRORS as exc:
+            log.debug("parse_error hook failed: %r", exc)
+            result = None
+        if result is None:
+            result = _defaults.parse_error(provider=provider, response=response)
+        return result
+
+    def build_list_models(self, provider: Provider) -> HttpRequest:
+        """The list-models request."""
+        result = self.pm.hook.build_list_models(provider=provider)
+        if result is None:
+            raise self._missing(provider, "build_list_models")
+        return result  # type: ignore[no-any-return]
+
+    def parse_list_models(self, provider: Provider, response: HttpResponse) -> list[ModelInfo]:
+        """The parsed model list."""
+        try:
+            result = self.pm.hook.parse_list_models(provider=provider, response=response)
+        except LlmError:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise self.malformed(provider, response.body, exc) from exc
+        if result is None:
+            raise self._missing(provider, "parse_list_models")
+        return list(result)
+
+    @staticmethod
+    def malformed(provider: Provider, body: bytes | str, exc: BaseException) -> LlmError:
+        """A :class:`MalformedResponseError` describing ``exc`` on ``body``."""
+        raw = body.encode() if isinstance(body, str) else body
+        kind = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else "of an unexpected shape"
+        return MalformedResponseError(
+            f"{provider.name} sent a response that is {kind} ({type(exc).__name__}: {exc}); "
+            f"body starts with {_snippet(raw)!r}",
+            provider=provider.name,
+            body=_snippet(raw),
+        )
+
+
+_default: Plugins | None = None
+_default_lock = threading.Lock()
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin registry (entry points load on first use)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Plugins()
+    return _default
+
+
+def register_plugin(plugin: object, name: str | None = None) -> None:
+    """Register ``plugin`` with the process-wide registry."""
+    get_plugins().register(plugin, name=name)
+
+
+def supported_providers() -> list[str]:
+    """Names of every installed provider, sorted."""
+    return sorted(get_plugins().providers())
+

@@ -1,0 +1,254 @@
+"""The only module that talks to ``requests``: a pooled session and an open-response wrapper.
+
+``requests``' exceptions are mapped to llmcore errors here and nowhere else. In-memory endpoints
+(the faux provider) plug in through :func:`register_memory_scheme`, so they run through the same
+send path (framing, parsing, cancellation) as real HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import attrs
+import requests
+import requests.adapters
+import urllib3.exceptions
+
+from llmcore.cancel import CancelHandle, CancelledError
+from llmcore.errors import ApiConnectionError, LlmError, RequestTimeoutError, redact
+from llmcore.http import HttpRequest, mask_headers
+from llmcore.options import ConnectionOptions
+
+__all__ = ["MemoryResponse", "OpenResponse", "Transport", "register_memory_scheme"]
+
+log = logging.getLogger("llmcore")
+
+
+@attrs.frozen
+class MemoryResponse:
+    """What an in-memory endpoint answers: status, headers and body chunks (lazily produced)."""
+
+    status: int
+    headers: dict[str, str]
+    chunks: Iterable[bytes]
+
+
+MemoryHandler = Callable[[HttpRequest, CancelHandle | None], MemoryResponse]
+_memory_schemes: dict[str, MemoryHandler] = {}
+
+
+def register_memory_scheme(scheme: str, handler: MemoryHandler) -> None:
+    """Serve URLs ``scheme://...`` from ``handler`` instead of the network."""
+    _memory_schemes[scheme] = handler
+
+
+def _map_exception(exc: BaseException, what: str) -> LlmError:
+    detail = redact(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return RequestTimeoutError(f"connect timed out {what}: {detail}")
+    if isinstance(exc, (requests.exceptions.ReadTimeout, socket.timeout, TimeoutError)):
+        return RequestTimeoutError(f"read timed out {what}: {detail}")
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return RequestTimeoutError(f"read timed out {what}: {detail}")
+    return ApiConnectionError(f"connection failed {what}: {detail}")
+
+
+_BODY_ERRORS = (
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+    ValueError,  # "I/O operation on closed file" after a cancel
+    AttributeError,  # urllib3 reading from a connection that was torn down
+)
+
+
+class OpenResponse:
+    """A response whose headers have arrived and whose body is still to be read."""
+
+    def __init__(
+        self,
+        status: int,
+        headers: dict[str, str],
+        chunks: Iterator[bytes],
+        close: Callable[[], None],
+        abort: Callable[[], None],
+        url: str,
+    ) -> None:
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.url = url
+        self._chunks = chunks
+        self._close = close
+        self._abort = abort
+        self.closed = False
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Body bytes as they arrive; errors become :class:`ApiConnectionError` / timeouts."""
+        try:
+            for chunk in self._chunks:
+                if chunk:
+                    yield chunk
+        except _BODY_ERRORS as exc:
+            raise _map_exception(exc, "while reading the response body") from exc
+
+    def read(self) -> bytes:
+        """The whole body."""
+        try:
+            return b"".join(self.iter_bytes())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the connection (back to the pool when the body was fully read)."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self._close()
+            except Exception:
+                pass
+
+    def abort(self) -> None:
+        """Tear the connection down now, from any thread: a blocked read returns at once."""
+        try:
+            self._abort()
+        finally:
+            self.close()
+
+
+def _socket_of(resp: requests.Response) -> socket.socket | None:
+    raw = resp.raw
+    for path in (("_connection", "sock"), ("_fp", "fp", "raw", "_sock")):
+        obj: Any = raw
+        for attr in path:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                break
+        if isinstance(obj, socket.socket):
+            return obj
+    return None
+
+
+def _body_chunks(resp: requests.Response, stream: bool) -> Iterator[bytes]:
+    """Body chunks as they arrive.
+
+    Chunked bodies go through ``iter_content(chunk_size=None)``, which yields each chunk as it
+    arrives. For a streamed body without chunked encoding (close-delimited SSE), urllib3's
+    ``stream(None)`` would wait for the end, so ``read1`` hands over whatever has arrived.
+    """
+    chunked = "chunked" in resp.headers.get("transfer-encoding", "").lower()
+    read1 = getattr(resp.raw, "read1", None)
+    if not stream or chunked or read1 is None:
+        return resp.iter_content(chunk_size=None if stream else 65536)
+
+    def arrivals() -> Iterator[bytes]:
+        while True:
+            data = read1(65536, decode_content=True)
+            if not data:
+                return
+            yield data
+
+    return arrivals()
+
+
+class Transport:
+    """One pooled ``requests.Session`` per client; thread-safe for concurrent calls."""
+
+    def __init__(self, options: ConnectionOptions) -> None:
+        self.options = options
+        self.session = requests.Session()
+        self._adapter = requests.adapters.HTTPAdapter(
+            pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
+        )
+        self.session.mount("https://", self._adapter)
+        self.session.mount("http://", self._adapter)
+        if options.proxy:
+            self.session.proxies = {"http": options.proxy, "https": options.proxy}
+        self._last_used = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _drop_idle(self) -> None:
+        idle = self.options.idle_timeout
+        now = time.monotonic()
+        with self._lock:
+            if idle is not None and now - self._last_used > idle:
+                self._adapter.poolmanager.clear()
+                log.debug("llmcore: dropped pooled connections idle for %.1fs", now - self._last_used)
+            self._last_used = now
+
+    def send(
+        self, request: HttpRequest, *, stream: bool, cancel: CancelHandle | None = None
+    ) -> OpenResponse:
+        """Send ``request`` and return once the status and headers have arrived."""
+        if cancel is not None:
+            cancel.check()
+        scheme = request.url.split(":", 1)[0]
+        if scheme in _memory_schemes:
+            return self._send_memory(request, cancel)
+        self._drop_idle()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "llmcore: %s %s headers=%s", request.method, request.url,
+                mask_headers(request.headers),
+            )
+        try:
+            resp = self.session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                params=request.params or None,
+                json=request.json if request.body is None else None,
+                data=request.body,
+                stream=True,
+                timeout=(self.options.connect_timeout, self.options.read_timeout),
+            )
+        except requests.exceptions.RequestException as exc:
+            if cancel is not None and cancel.cancelled:
+                raise CancelledError() from exc
+            raise _map_exception(exc, f"to {request.url}") from exc
+
+        sock = _socket_of(resp)
+
+        def abort() -> None:
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            resp.close()
+
+        opened = OpenResponse(
+            resp.status_code,
+            dict(resp.headers),
+            _body_chunks(resp, stream),
+            resp.close,
+            abort,
+            request.url,
+        )
+        log.debug("llmcore: <- %s %s", resp.status_code, request.url)
+        return opened
+
+    def _send_memory(self, request: HttpRequest, cancel: CancelHandle | None) -> OpenResponse:
+        handler = _memory_schemes[request.url.split(":", 1)[0]]
+        answer = handler(request, cancel)
+        chunks = iter(answer.chunks)
+        stop = threading.Event()
+
+        def guarded() -> Iterator[bytes]:
+            for chunk in chunks:
+                if stop.is_set():
+                    raise ConnectionAbortedError("connection closed by the client")
+                yield chunk
+
+        close = getattr(chunks, "close", lambda: None)
+        return OpenResponse(
+            answer.status, dict(answer.headers), guarded(), close, stop.set, request.url
+        )
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.session.close()
