@@ -1,0 +1,268 @@
+"""OpenAI Chat Completions responses and streams -> unified objects (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from llmcore import (
+    ChatCompletionChunk,
+    ChatCompletionResponse,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Frame,
+    HttpResponse,
+    Message,
+    ModelInfo,
+    Provider,
+    Role,
+    StopReason,
+    ToolCallDelta,
+    Usage,
+    map_stop_reason,
+)
+from llmcore.accumulate import finish_tool_call
+from llmcore.errors import error_for_status
+from llmcore.thinktags import ThinkTagSplitter, split_think_tags
+
+__all__ = ["STOP_REASONS", "iter_chunks", "parse_chat", "parse_models", "parse_usage"]
+
+STOP_REASONS: dict[str, StopReason] = {
+    "stop": StopReason.STOP,
+    "end_turn": StopReason.STOP,
+    "length": StopReason.LENGTH,
+    "model_length": StopReason.LENGTH,
+    "model_context_window_exceeded": StopReason.LENGTH,
+    "tool_calls": StopReason.TOOL_USE,
+    "function_call": StopReason.TOOL_USE,
+    "content_filter": StopReason.CONTENT_FILTER,
+    "sensitive": StopReason.CONTENT_FILTER,
+    "error": StopReason.ERROR,
+    "network_error": StopReason.ERROR,
+    "insufficient_system_resource": StopReason.ERROR,
+}
+
+_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+_TOOL_CALL_KEYS = {"id", "type", "function", "index"}
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """Usage under llmcore's rule (prompt includes cached; completion includes reasoning)."""
+    if not isinstance(raw, dict):
+        return None
+    prompt = _int(raw.get("prompt_tokens"))
+    completion = _int(raw.get("completion_tokens"))
+    pdetails = raw.get("prompt_tokens_details") or {}
+    cdetails = raw.get("completion_tokens_details") or {}
+    cached = _int(pdetails.get("cached_tokens")) or _int(raw.get("prompt_cache_hit_tokens"))
+    total = raw.get("total_tokens")
+    return Usage.of(
+        prompt,
+        completion,
+        total_tokens=_int(total) if total is not None else None,
+        cached_tokens=cached,
+        cache_write_tokens=_int(pdetails.get("cache_write_tokens")),
+        reasoning_tokens=_int(cdetails.get("reasoning_tokens")),
+    )
+
+
+def _content_and_reasoning(raw: Any) -> tuple[str | None, str | None]:
+    """Content may be a string or a list of typed parts (Mistral's ``thinking`` chunks)."""
+    if raw is None or isinstance(raw, str):
+        return raw, None
+    text, reasoning = [], []
+    for part in raw:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            text.append(part.get("text") or "")
+        elif kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, list):
+                reasoning.extend(p.get("text", "") for p in inner if isinstance(p, dict))
+            elif isinstance(inner, str):
+                reasoning.append(inner)
+    return "".join(text), ("".join(reasoning) or None)
+
+
+def _reasoning_field(obj: dict[str, Any]) -> str | None:
+    """The first non-empty reasoning field (gateways may send two with the same text)."""
+    for name in _REASONING_FIELDS:
+        value = obj.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _stop_reason(raw: str | None, has_tools: bool, provider: Provider) -> StopReason | None:
+    reason = map_stop_reason(raw, STOP_REASONS, provider=provider.name)
+    if reason is StopReason.STOP and has_tools:
+        return StopReason.TOOL_USE
+    return reason
+
+
+def raise_body_error(provider: Provider, obj: dict[str, Any], status: int | None) -> None:
+    """Raise the typed error for an ``{"error": ...}`` object found in a 200 body or frame."""
+    err = obj.get("error")
+    if not err:
+        return
+    if isinstance(err, str):
+        err = {"message": err}
+    code = err.get("code")
+    err_status = err.get("status_code") or (code if isinstance(code, int) else None)
+    raise error_for_status(
+        err_status if isinstance(err_status, int) else status,
+        str(err.get("message") or "provider reported an error"),
+        code=None if code is None or isinstance(code, int) else str(code),
+        provider=provider.name,
+        body=err,
+    )
+
+
+def _message(provider: Provider, raw: dict[str, Any]) -> Message:
+    content, part_reasoning = _content_and_reasoning(raw.get("content"))
+    reasoning = _reasoning_field(raw) or part_reasoning
+    if provider.compat.think_tags and content:
+        content, tagged = split_think_tags(content)
+        reasoning = reasoning or tagged
+    calls = tuple(
+        finish_tool_call(
+            c.get("id"), (c.get("function") or {}).get("name"),
+            (c.get("function") or {}).get("arguments") or "",
+            {k: v for k, v in c.items() if k not in _TOOL_CALL_KEYS},
+        )
+        for c in raw.get("tool_calls") or ()
+    )
+    return Message(Role(raw.get("role") or "assistant"), content or "", tool_calls=calls,
+                   reasoning=reasoning)
+
+
+def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResponse:
+    """A non-streamed chat completion."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise TypeError(f"expected a JSON object, got {type(body).__name__}")
+    raise_body_error(provider, body, response.status)
+    choices = []
+    for i, raw in enumerate(body["choices"]):
+        message = _message(provider, raw["message"])
+        finish = raw.get("finish_reason")
+        choices.append(Choice(raw.get("index", i), message, finish,
+                              _stop_reason(finish, bool(message.tool_calls), provider)))
+    return ChatCompletionResponse(
+        id=body.get("id"), model=body.get("model"), choices=tuple(choices),
+        usage=parse_usage(body.get("usage")), provider=provider.name, created=body.get("created"),
+    )
+
+
+class _ToolIndex:
+    """Gives every streamed tool call a stable index, also when a gateway omits ``index``."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, int] = {}
+        self.last = -1
+
+    def index_of(self, raw: dict[str, Any]) -> int:
+        call_id = raw.get("id")
+        if isinstance(raw.get("index"), int):
+            index: int = raw["index"]
+        elif call_id and call_id in self.by_id:
+            index = self.by_id[call_id]
+        elif call_id:
+            index = self.last + 1
+        else:
+            index = max(self.last, 0)
+        if call_id and call_id not in self.by_id:
+            self.by_id[call_id] = index
+        self.last = max(self.last, index)
+        return index
+
+
+def _tool_deltas(raw_calls: Any, tools: _ToolIndex) -> tuple[ToolCallDelta, ...]:
+    out = []
+    for raw in raw_calls or ():
+        function = raw.get("function") or {}
+        extra = {k: v for k, v in raw.items() if k not in _TOOL_CALL_KEYS} or None
+        out.append(ToolCallDelta(tools.index_of(raw), raw.get("id"), function.get("name"),
+                                 function.get("arguments"), extra))
+    return tuple(out)
+
+
+def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCompletionChunk]:
+    """Chunks from SSE frames; returns True once ``[DONE]`` arrived."""
+    tools: dict[int, _ToolIndex] = {}
+    splitters: dict[int, ThinkTagSplitter] = {}
+    has_tools: set[int] = set()
+    for frame in frames:
+        data = frame.data.strip()
+        if not data:
+            continue
+        if data == "[DONE]":
+            tail = _flush(splitters)
+            if tail is not None:
+                yield tail
+            return True  # type: ignore[return-value]
+        obj = json.loads(data)
+        if not isinstance(obj, dict):
+            raise TypeError(f"stream frame is {type(obj).__name__}, not an object")
+        if "choices" not in obj or obj.get("error"):
+            raise_body_error(provider, obj, 200)
+        choices = []
+        for raw in obj.get("choices") or ():
+            index = raw.get("index", 0)
+            delta = raw.get("delta") or {}
+            content, part_reasoning = _content_and_reasoning(delta.get("content"))
+            reasoning = _reasoning_field(delta) or part_reasoning
+            if provider.compat.think_tags and content:
+                splitter = splitters.setdefault(index, ThinkTagSplitter())
+                content, tagged = splitter.feed(content)
+                reasoning = (reasoning or "") + tagged or None
+            calls = _tool_deltas(delta.get("tool_calls"), tools.setdefault(index, _ToolIndex()))
+            if calls:
+                has_tools.add(index)
+            finish = raw.get("finish_reason")
+            role = delta.get("role")
+            choices.append(ChunkChoice(
+                index,
+                Delta(role=Role(role) if role else None, content=content or None,
+                      reasoning=reasoning or None, tool_calls=calls),
+                finish,
+                _stop_reason(finish, index in has_tools, provider),
+            ))
+        usage = parse_usage(obj.get("usage") or (obj.get("x_groq") or {}).get("usage"))
+        if usage is None and obj.get("choices"):
+            usage = parse_usage((obj["choices"][0] or {}).get("usage"))
+        yield ChatCompletionChunk(obj.get("id"), obj.get("model"), tuple(choices), usage)
+    tail = _flush(splitters)
+    if tail is not None:
+        yield tail
+    return None
+
+
+def _flush(splitters: dict[int, ThinkTagSplitter]) -> ChatCompletionChunk | None:
+    choices = []
+    for index, splitter in splitters.items():
+        content, reasoning = splitter.flush()
+        if content or reasoning:
+            choices.append(ChunkChoice(index, Delta(content=content or None,
+                                                    reasoning=reasoning or None)))
+    return ChatCompletionChunk(choices=tuple(choices)) if choices else None
+
+
+def parse_models(response: HttpResponse) -> list[ModelInfo]:
+    """``GET /models`` -> model infos (``data[].id``)."""
+    body = response.json()
+    items = body["data"] if isinstance(body, dict) else body
+    out = []
+    for item in items:
+        extra = {k: v for k, v in item.items() if k not in {"id", "created", "owned_by", "object"}}
+        out.append(ModelInfo(str(item["id"]), item.get("created"), item.get("owned_by"), extra))
+    return out
+

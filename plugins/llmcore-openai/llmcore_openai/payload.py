@@ -1,0 +1,175 @@
+"""Unified request -> OpenAI Chat Completions payload (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmcore import (
+    ChatCompletionRequest,
+    ConfigurationError,
+    HttpRequest,
+    Message,
+    Provider,
+    Role,
+    Tool,
+    ToolChoice,
+    UnsupportedOperationError,
+)
+from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
+
+__all__ = ["build_chat_request", "chat_payload", "message_to_wire"]
+
+IMAGE_PLACEHOLDER = "[image omitted: this model does not accept images]"
+AUDIO_PLACEHOLDER = "[audio omitted: this model does not accept audio]"
+
+
+def system_role(provider: Provider, model: str) -> str:
+    """``system`` or ``developer``; ``auto`` picks ``developer`` for the provider's reasoning
+    models (OpenAI o-series and gpt-5 reject ``system`` on some endpoints)."""
+    role = provider.compat.system_role
+    if role == "auto":
+        import fnmatch
+
+        reasoning = any(fnmatch.fnmatchcase(model, p) for p in provider.capabilities.reasoning)
+        return "developer" if reasoning else "system"
+    return role
+
+
+def _part(part: Any, provider: Provider, model: str) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ImagePart):
+        if not provider.capabilities.accepts_images(model):
+            return {"type": "text", "text": IMAGE_PLACEHOLDER}
+        image: dict[str, Any] = {"url": part.data_url()}
+        if part.detail:
+            image["detail"] = part.detail
+        return {"type": "image_url", "image_url": image}
+    if isinstance(part, AudioPart):
+        if not provider.capabilities.accepts_audio(model):
+            return {"type": "text", "text": AUDIO_PLACEHOLDER}
+        if part.data is None:
+            raise UnsupportedOperationError(
+                "openai-chat takes audio only as base64 data, not by URL", provider=provider.name
+            )
+        return {"type": "input_audio", "input_audio": {"data": part.data,
+                                                       "format": part.format or "wav"}}
+    if isinstance(part, DocumentPart):
+        if part.data is None:
+            raise UnsupportedOperationError(
+                "openai-chat takes documents only as base64 data", provider=provider.name
+            )
+        mime = part.mime_type or "application/pdf"
+        return {"type": "file", "file": {"filename": part.name or "document",
+                                         "file_data": f"data:{mime};base64,{part.data}"}}
+    raise ConfigurationError(f"unsupported content part {part!r}")
+
+
+def content_to_wire(content: Content, provider: Provider, model: str) -> str | list[dict[str, Any]]:
+    """A plain string for text-only content, else a list of typed parts."""
+    if content.is_text():
+        return content.as_text()
+    return [_part(p, provider, model) for p in content.parts]
+
+
+def _arguments(call: Any) -> str:
+    if call.raw_arguments is not None:
+        return str(call.raw_arguments)
+    return json.dumps(call.arguments, ensure_ascii=False)
+
+
+def message_to_wire(message: Message, provider: Provider, model: str) -> dict[str, Any]:
+    """One message in the Chat Completions shape."""
+    if message.role in (Role.SYSTEM, Role.DEVELOPER):
+        return {"role": system_role(provider, model), "content": message.text()}
+    if message.role is Role.TOOL:
+        if message.tool_call_id is None:
+            raise ConfigurationError("a tool message needs tool_call_id")
+        text = message.text()
+        if message.content.has_media():
+            text = text or "(see attached media)"
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": text}
+    wire: dict[str, Any] = {"role": message.role.value}
+    if message.role is Role.ASSISTANT:
+        text = message.text()
+        wire["content"] = text if text or not message.tool_calls else None
+        if message.tool_calls:
+            wire["tool_calls"] = [
+                {"id": c.id, "type": "function",
+                 "function": {"name": c.name, "arguments": _arguments(c)}, **c.extra}
+                for c in message.tool_calls
+            ]
+        field = provider.compat.reasoning_field
+        reasoning = message.reasoning_any()
+        if field and reasoning:
+            wire[field] = reasoning
+    else:
+        wire["content"] = content_to_wire(message.content, provider, model)
+    if message.name:
+        wire["name"] = message.name
+    return wire
+
+
+def tool_to_wire(tool: Tool) -> dict[str, Any]:
+    """A function tool definition."""
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def tool_choice_to_wire(choice: ToolChoice) -> str | dict[str, Any]:
+    """``auto``/``none``/``required`` or the named-function object."""
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def chat_payload(provider: Provider, request: ChatCompletionRequest, stream: bool) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions``."""
+    model = request.model
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [message_to_wire(m, provider, model) for m in request.messages],
+    }
+    optional = {
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": request.seed,
+        "user": request.user,
+        "response_format": request.response_format,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if request.max_tokens is not None:
+        body[provider.compat.max_tokens_field] = request.max_tokens
+    if request.stop is not None:
+        body["stop"] = list(request.stop)
+    if request.tools:
+        body["tools"] = [tool_to_wire(t) for t in request.tools]
+    if request.tool_choice is not None:
+        body["tool_choice"] = tool_choice_to_wire(request.tool_choice)
+    if request.reasoning_effort is not None and provider.compat.reasoning_effort:
+        body["reasoning_effort"] = request.reasoning_effort.value
+    if stream:
+        body["stream"] = True
+        if provider.compat.stream_usage:
+            body["stream_options"] = {"include_usage": True}
+    body.update(request.extra)
+    return body
+
+
+def build_chat_request(
+    provider: Provider, request: ChatCompletionRequest, stream: bool
+) -> HttpRequest:
+    """The HTTP request for a chat call."""
+    return HttpRequest(
+        "POST",
+        provider.url("chat/completions"),
+        {"Content-Type": "application/json",
+         "Accept": "text/event-stream" if stream else "application/json"},
+        json=chat_payload(provider, request, stream),
+        stream_format="sse",
+    )
