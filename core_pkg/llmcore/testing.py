@@ -106,8 +106,11 @@ def _pieces(text: str, size: int | None) -> list[str]:
 class FauxProvider:
     """The in-memory endpoint and its plugin. Replies are served in the order they were added."""
 
-    def __init__(self, name: str, models: Sequence[str]) -> None:
+    def __init__(
+        self, name: str, models: Sequence[str], default: FauxReply | None = None
+    ) -> None:
         self.name = name
+        self.default = default
         self.scheme = f"faux-{name}" if name != "faux" else "faux"
         self.models = tuple(models)
         self.provider = Provider(
@@ -140,10 +143,12 @@ class FauxProvider:
 
     def _next(self) -> FauxReply | FauxError:
         with self._lock:
-            if not self._replies:
-                return FauxError(500, "faux provider: no scripted reply left", "faux_empty")
             self._counter += 1
-            return self._replies.pop(0)
+            if self._replies:
+                return self._replies.pop(0)
+            if self.default is not None:
+                return self.default
+            return FauxError(500, "faux provider: no scripted reply left", "faux_empty")
 
     # --- the in-memory server -----------------------------------------------------------------
     def _serve(self, request: HttpRequest, cancel: CancelHandle | None) -> MemoryResponse:
@@ -264,12 +269,19 @@ def register_faux_provider(
     *,
     models: Sequence[str] = ("faux-1",),
     plugins: Plugins | None = None,
+    default: FauxReply | str | None = None,
 ) -> FauxProvider:
-    """Register an in-memory provider called ``name`` and return it for scripting."""
+    """Register an in-memory provider called ``name`` and return it for scripting.
+
+    ``default`` answers every request once the scripted replies are used up (without it, an
+    unscripted request gets an HTTP 500 error saying so).
+    """
     if not name or "/" in name:
         raise ConfigurationError(f"invalid faux provider name {name!r}")
     registry = plugins or get_plugins()
-    faux = FauxProvider(name, models)
+    if isinstance(default, str):
+        default = FauxReply(text=default)
+    faux = FauxProvider(name, models, default)
     plugin_name = f"llmcore.testing.{name}"
     if registry.pm.has_plugin(plugin_name):
         registry.unregister(plugin_name)
