@@ -49,8 +49,13 @@ from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message, Role, ThinkingBlock, Tool, ToolCall
 from llmcore.options import ConnectionOptions
-from llmcore.plugins import PluginLoadWarning, Plugins, get_plugins, register_plugin
-from llmcore.plugins import supported_providers
+from llmcore.plugins import (
+    PluginLoadWarning,
+    Plugins,
+    get_plugins,
+    register_plugin,
+    supported_providers,
+)
 from llmcore.providers import Capabilities, Compat, Provider, Secret
 from llmcore.stream import ChatStream
 

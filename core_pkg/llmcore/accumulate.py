@@ -46,8 +46,9 @@ def finish_tool_call(
             parsed, raw = {}, arguments
     if not isinstance(parsed, dict):
         parsed, raw = {}, arguments
-    return ToolCall(id=id or "", name=name or "", arguments=parsed, raw_arguments=raw,
-                    extra=extra or {})
+    return ToolCall(
+        id=id or "", name=name or "", arguments=parsed, raw_arguments=raw, extra=extra or {}
+    )
 
 
 @attrs.define
@@ -119,8 +120,13 @@ class StreamAccumulator:
             if delta.role is not None:
                 state.role = delta.role
             if delta.reasoning or delta.reasoning_signature or delta.reasoning_redacted:
-                self._thinking(state, delta.reasoning or "", delta.reasoning_signature,
-                               delta.reasoning_redacted, sink)
+                self._thinking(
+                    state,
+                    delta.reasoning or "",
+                    delta.reasoning_signature,
+                    delta.reasoning_redacted,
+                    sink,
+                )
             if delta.thinking_block_end and state.open_block and state.open_block[0] == "thinking":
                 self._close(state, sink)
             if delta.content:
@@ -133,8 +139,14 @@ class StreamAccumulator:
                 state.stop_reason = choice.stop_reason
         return out
 
-    def _open(self, state: _ChoiceState, kind: str, key: int, sink: list[ev.StreamEvent] | None,
-              start: ev.StreamEvent | None) -> int:
+    def _open(
+        self,
+        state: _ChoiceState,
+        kind: str,
+        key: int,
+        sink: list[ev.StreamEvent] | None,
+        start: ev.StreamEvent | None,
+    ) -> int:
         self._close(state, sink)
         index = state.next_index
         state.next_index += 1
@@ -164,14 +176,21 @@ class StreamAccumulator:
             if sink is not None:
                 sink.append(ev.ToolCallEndEvent(tool.content_index, tool.build()))
 
-    def _thinking(self, state: _ChoiceState, text: str, signature: str | None,
-                  redacted: str | None, sink: list[ev.StreamEvent] | None) -> None:
+    def _thinking(
+        self,
+        state: _ChoiceState,
+        text: str,
+        signature: str | None,
+        redacted: str | None,
+        sink: list[ev.StreamEvent] | None,
+    ) -> None:
         if state.open_block is None or state.open_block[0] != "thinking":
             th = _ThinkingState()
             th.content_index = state.next_index
             state.thinking.append(th)
-            self._open(state, "thinking", th.content_index, sink,
-                       ev.ThinkingStartEvent(th.content_index))
+            self._open(
+                state, "thinking", th.content_index, sink, ev.ThinkingStartEvent(th.content_index)
+            )
         th = state.thinking[-1]
         if text:
             th.parts.append(text)
@@ -193,8 +212,9 @@ class StreamAccumulator:
         if sink is not None and state.open_block is not None:
             sink.append(ev.TextDeltaEvent(state.open_block[1], text))
 
-    def _tool(self, state: _ChoiceState, tc: ToolCallDelta,
-              sink: list[ev.StreamEvent] | None) -> None:
+    def _tool(
+        self, state: _ChoiceState, tc: ToolCallDelta, sink: list[ev.StreamEvent] | None
+    ) -> None:
         tool = state.tools.get(tc.index)
         if tool is None:
             tool = state.tools[tc.index] = _ToolState()
@@ -206,18 +226,28 @@ class StreamAccumulator:
             tool.extra.update(tc.extra)
         if tool.content_index < 0:
             tool.content_index = state.next_index
-            self._open(state, "tool", tc.index, sink,
-                       ev.ToolCallStartEvent(tool.content_index, tool.id, tool.name))
+            self._open(
+                state,
+                "tool",
+                tc.index,
+                sink,
+                ev.ToolCallStartEvent(tool.content_index, tool.id, tool.name),
+            )
         elif state.open_block != ("tool", tc.index) and not tool.ended:
             self._close(state, sink)
             state.open_block = ("tool", tc.index)
         if tc.arguments:
             tool.arguments.append(tc.arguments)
             if sink is not None:
-                sink.append(ev.ToolCallDeltaEvent(
-                    tool.content_index, tc.arguments, parse_partial_json(tool.text()),
-                    tool.id, tool.name,
-                ))
+                sink.append(
+                    ev.ToolCallDeltaEvent(
+                        tool.content_index,
+                        tc.arguments,
+                        parse_partial_json(tool.text()),
+                        tool.id,
+                        tool.name,
+                    )
+                )
 
     # --- results -----------------------------------------------------------------------------
     def close_blocks(self) -> list[ev.StreamEvent]:
@@ -231,8 +261,7 @@ class StreamAccumulator:
     def finished(self) -> bool:
         """True when every choice seen so far has a finish reason (and there is one)."""
         return bool(self._choices) and all(
-            s.finish_reason is not None or s.stop_reason is not None
-            for s in self._choices.values()
+            s.finish_reason is not None or s.stop_reason is not None for s in self._choices.values()
         )
 
     def response(self, *, stop_reason: StopReason | None = None) -> ChatCompletionResponse:
@@ -248,7 +277,10 @@ class StreamAccumulator:
                 if t.opaque
             )
             message = Message(
-                state.role, "".join(state.text), tool_calls=tool_calls, reasoning=reasoning,
+                state.role,
+                "".join(state.text),
+                tool_calls=tool_calls,
+                reasoning=reasoning,
                 thinking=blocks,
             )
             reason = stop_reason or state.stop_reason
@@ -258,6 +290,9 @@ class StreamAccumulator:
         if not choices and stop_reason is not None:
             choices.append(Choice(0, Message(Role.ASSISTANT), None, stop_reason))
         return ChatCompletionResponse(
-            id=self.id, model=self.model, choices=tuple(choices), usage=self.usage,
+            id=self.id,
+            model=self.model,
+            choices=tuple(choices),
+            usage=self.usage,
             provider=self.provider,
         )

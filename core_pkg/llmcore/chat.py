@@ -131,7 +131,9 @@ def _plain_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _check_model(value: object) -> None:
     if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"ChatCompletionRequest.model must be a non-empty string, got {value!r}")
+        raise ConfigurationError(
+            f"ChatCompletionRequest.model must be a non-empty string, got {value!r}"
+        )
 
 
 @attrs.frozen
@@ -193,14 +195,19 @@ class Usage:
         """Build a usage record, computing ``total_tokens`` when the provider omits it."""
         total = prompt_tokens + completion_tokens if total_tokens is None else total_tokens
         return cls(
-            prompt_tokens, completion_tokens, total, cached_tokens, cache_write_tokens,
+            prompt_tokens,
+            completion_tokens,
+            total,
+            cached_tokens,
+            cache_write_tokens,
             reasoning_tokens,
         )
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
-        return Usage(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
+        pairs = zip(attrs.astuple(self), attrs.astuple(other), strict=True)
+        return Usage(*(a + b for a, b in pairs))
 
 
 @attrs.frozen

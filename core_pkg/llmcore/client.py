@@ -97,8 +97,7 @@ class Client:
             if self.provider.key_required and self.provider.auth != "none":
                 names = " or ".join(self.provider.api_key_env) or "an environment variable"
                 raise ConfigurationError(
-                    f"no API key for provider {self.provider.name!r}: pass api_key= or set "
-                    f"{names}",
+                    f"no API key for provider {self.provider.name!r}: pass api_key= or set {names}",
                     provider=self.provider.name,
                 )
             return None
@@ -107,12 +106,13 @@ class Client:
 
     def __repr__(self) -> str:
         key = "set" if self._credential else "none"
-        return f"Client(provider={self.provider.name!r}, base_url={self.provider.base_url!r}, api_key={key})"
+        return (
+            f"Client(provider={self.provider.name!r}, base_url={self.provider.base_url!r}, "
+            f"api_key={key})"
+        )
 
     # --- the send path -----------------------------------------------------------------------
-    def _prepare(
-        self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()
-    ) -> HttpRequest:
+    def _prepare(self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()) -> HttpRequest:
         for hook in (*self._on_payload, *hooks):
             replaced = hook(http_request, self.provider)
             if replaced is not None:
@@ -121,9 +121,7 @@ class Client:
         if defaults:
             missing = {k: v for k, v in defaults.items() if http_request.header(k) is None}
             http_request = http_request.with_headers(missing)
-        return self.plugins.authenticate(
-            self.provider, http_request, self._credential, time.time()
-        )
+        return self.plugins.authenticate(self.provider, http_request, self._credential, time.time())
 
     def _observe(self, response: HttpResponse, hooks: Sequence[ResponseHook] = ()) -> None:
         for hook in (*self._on_response, *hooks):
@@ -147,12 +145,14 @@ class Client:
                 self._observe(response, response_hooks)
                 raise self.plugins.parse_error(self.provider, response)
             if stream:
-                self._observe(HttpResponse(opened.status, opened.headers, b"", opened.url),
-                              response_hooks)
+                self._observe(
+                    HttpResponse(opened.status, opened.headers, b"", opened.url), response_hooks
+                )
                 return opened, None
             body = opened.read()
-            self._observe(HttpResponse(opened.status, opened.headers, body, opened.url),
-                          response_hooks)
+            self._observe(
+                HttpResponse(opened.status, opened.headers, body, opened.url), response_hooks
+            )
             return opened, body
 
         try:
@@ -173,8 +173,7 @@ class Client:
         """Send ``request`` and wait for the whole answer."""
         payload = self.plugins.build_payload(self.provider, request, False)
         http_request = self._prepare(payload, _as_hooks(on_payload))
-        opened, body = self._open(http_request, stream=False,
-                                  response_hooks=_as_hooks(on_response))
+        opened, body = self._open(http_request, stream=False, response_hooks=_as_hooks(on_response))
         response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
         return self.plugins.parse_response(self.provider, request, response)
 
@@ -192,8 +191,9 @@ class Client:
         http_request = self._prepare(payload, _as_hooks(on_payload))
         opened: OpenResponse | None
         try:
-            opened, _ = self._open(http_request, stream=True, cancel=handle,
-                                   response_hooks=_as_hooks(on_response))
+            opened, _ = self._open(
+                http_request, stream=True, cancel=handle, response_hooks=_as_hooks(on_response)
+            )
         except CancelledError:
             opened = None
         return ChatStream(

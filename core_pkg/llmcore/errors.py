@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -149,7 +148,9 @@ class LlmError(Exception):
         return " ".join(parts)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
+        )
 
     def __reduce__(self) -> Any:
         # Keep keyword fields when errors cross process boundaries (pickling).
@@ -330,4 +331,3 @@ def error_for_status(
     else:
         cls = LlmError
     return cls(message, status=status, code=code, **kwargs)
-

@@ -19,7 +19,7 @@ __all__ = ["decode_frames", "ndjson_frames", "sse_frames"]
 
 def sse_frames(chunks: Iterable[bytes]) -> Iterator[Frame]:
     """Server-sent events from raw body chunks."""
-    for event in sseclient.SSEClient(chunks).events():
+    for event in sseclient.SSEClient(iter(chunks)).events():
         yield Frame(data=event.data, event=event.event, id=event.id)
 
 

@@ -53,9 +53,7 @@ class HttpRequest:
 
     method: str
     url: str
-    headers: dict[str, str] = attrs.field(
-        factory=dict, converter=_to_headers, repr=_headers_repr
-    )
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_to_headers, repr=_headers_repr)
     json: Any = None
     body: bytes | None = attrs.field(default=None, repr=False)
     params: dict[str, str] = attrs.field(factory=dict, converter=_to_headers)
@@ -74,6 +72,10 @@ class HttpRequest:
         return next((v for k, v in self.headers.items() if k.lower() == lname), None)
 
 
+def _lower_headers(value: Mapping[str, str] | None) -> dict[str, str]:
+    return {k.lower(): v for k, v in (value or {}).items()}
+
+
 @attrs.frozen
 class HttpResponse:
     """A received response: status, headers (lower-cased names) and the body bytes."""
@@ -81,7 +83,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str] = attrs.field(
         factory=dict,
-        converter=lambda h: {k.lower(): v for k, v in (h or {}).items()},
+        converter=_lower_headers,
         repr=_headers_repr,
     )
     body: bytes = attrs.field(default=b"", repr=False)

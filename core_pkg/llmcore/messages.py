@@ -121,15 +121,17 @@ class Message:
         return cls(Role.USER, content)
 
     @classmethod
-    def assistant(
-        cls, content: Content | str = "", tool_calls: Iterable[ToolCall] = ()
-    ) -> Message:
+    def assistant(cls, content: Content | str = "", tool_calls: Iterable[ToolCall] = ()) -> Message:
         """An assistant turn (e.g. a prior answer replayed as history)."""
         return cls(Role.ASSISTANT, content, tool_calls=tuple(tool_calls))
 
     @classmethod
     def tool(
-        cls, tool_call_id: str, content: Content | str, *, name: str | None = None,
+        cls,
+        tool_call_id: str,
+        content: Content | str,
+        *,
+        name: str | None = None,
         is_error: bool = False,
     ) -> Message:
         """The result of a tool call, answering ``tool_call_id``."""

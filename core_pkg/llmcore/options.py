@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -20,7 +21,7 @@ def _seconds(value: float | datetime.timedelta | None) -> float | None:
     return float(value)
 
 
-def _positive(_inst: object, attr: attrs.Attribute[float | None], value: float | None) -> None:
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and value <= 0:
         raise ConfigurationError(f"ConnectionOptions.{attr.name} must be > 0, got {value!r}")
 
@@ -50,12 +51,8 @@ class ConnectionOptions:
     connect_timeout: float | None = attrs.field(
         default=10.0, converter=_seconds, validator=_positive
     )
-    read_timeout: float | None = attrs.field(
-        default=600.0, converter=_seconds, validator=_positive
-    )
-    total_timeout: float | None = attrs.field(
-        default=None, converter=_seconds, validator=_positive
-    )
+    read_timeout: float | None = attrs.field(default=600.0, converter=_seconds, validator=_positive)
+    total_timeout: float | None = attrs.field(default=None, converter=_seconds, validator=_positive)
     proxy: str | None = None
     max_retries: int = 2
     backoff_initial: float = attrs.field(default=0.5, converter=float)
@@ -65,12 +62,14 @@ class ConnectionOptions:
 
     def __attrs_post_init__(self) -> None:
         if self.pool_size < 1:
-            raise ConfigurationError(f"ConnectionOptions.pool_size must be >= 1, got {self.pool_size}")
+            raise ConfigurationError(
+                f"ConnectionOptions.pool_size must be >= 1, got {self.pool_size}"
+            )
         if self.max_retries < 0:
             raise ConfigurationError(
                 f"ConnectionOptions.max_retries must be >= 0, got {self.max_retries}"
             )
 
-    def evolve(self, **changes: object) -> ConnectionOptions:
+    def evolve(self, **changes: Any) -> ConnectionOptions:
         """A copy with some fields changed."""
         return attrs.evolve(self, **changes)

@@ -33,8 +33,12 @@ from llmcore.errors import (
 from llmcore.providers import Provider
 
 if TYPE_CHECKING:
-    from llmcore.chat import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
-    from llmcore.chat import ModelInfo
+    from llmcore.chat import (
+        ChatCompletionChunk,
+        ChatCompletionRequest,
+        ChatCompletionResponse,
+        ModelInfo,
+    )
     from llmcore.http import Frame, HttpRequest, HttpResponse
     from llmcore.providers import Secret
 
@@ -237,7 +241,7 @@ class Plugins:
         except _PARSE_ERRORS as exc:
             log.debug("parse_error hook failed: %r", exc)
             result = None
-        if result is None:
+        if not isinstance(result, LlmError):
             result = _defaults.parse_error(provider=provider, response=response)
         return result
 
@@ -264,7 +268,9 @@ class Plugins:
     def malformed(provider: Provider, body: bytes | str, exc: BaseException) -> LlmError:
         """A :class:`MalformedResponseError` describing ``exc`` on ``body``."""
         raw = body.encode() if isinstance(body, str) else body
-        kind = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else "of an unexpected shape"
+        kind = (
+            "not valid JSON" if isinstance(exc, json.JSONDecodeError) else "of an unexpected shape"
+        )
         return MalformedResponseError(
             f"{provider.name} sent a response that is {kind} ({type(exc).__name__}: {exc}); "
             f"body starts with {_snippet(raw)!r}",
@@ -295,4 +301,3 @@ def register_plugin(plugin: object, name: str | None = None) -> None:
 def supported_providers() -> list[str]:
     """Names of every installed provider, sorted."""
     return sorted(get_plugins().providers())
-

@@ -42,7 +42,9 @@ def _wait(options: ConnectionOptions) -> Callable[[tenacity.RetryCallState], flo
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, LlmError) and exc.retry_after is not None:
             return exc.retry_after
-        ceiling = min(options.backoff_max, options.backoff_initial * 2 ** (state.attempt_number - 1))
+        ceiling = min(
+            options.backoff_max, options.backoff_initial * 2 ** (state.attempt_number - 1)
+        )
         return random.uniform(ceiling / 2, ceiling)
 
     return wait
@@ -59,8 +61,9 @@ def call_with_retries(
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info("llmcore: attempt %d failed (%s); retrying in %.2fs",
-                 state.attempt_number, exc, wait)
+        log.info(
+            "llmcore: attempt %d failed (%s); retrying in %.2fs", state.attempt_number, exc, wait
+        )
 
     retrying = tenacity.Retrying(
         stop=stop,

@@ -42,7 +42,7 @@ def _structure_part(value: Any, _type: Any) -> Part:
     return part
 
 
-converter.register_structure_hook(Part, _structure_part)  # type: ignore[arg-type]
+converter.register_structure_hook(Part, _structure_part)
 
 
 class SerializationError(ConfigurationError):
@@ -64,12 +64,10 @@ def from_dict(data: Any, cls: type[T]) -> T:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
-            paths = cattrs.transform_error(exc, path=f"$")
+            paths = cattrs.transform_error(exc, path="$")
         else:
             paths = [f"$: {type(exc).__name__}: {exc}"]
-        raise SerializationError(
-            f"cannot load {cls.__name__}: " + "; ".join(paths), paths
-        ) from exc
+        raise SerializationError(f"cannot load {cls.__name__}: " + "; ".join(paths), paths) from exc
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

@@ -9,14 +9,18 @@ from the provider raises its typed error with ``partial`` set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from llmcore import events as ev
 from llmcore.accumulate import StreamAccumulator
 from llmcore.cancel import CancelHandle, CancelledError
-from llmcore.chat import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
-from llmcore.chat import StopReason
+from llmcore.chat import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    StopReason,
+)
 from llmcore.errors import (
     ApiConnectionError,
     LlmError,
@@ -78,7 +82,7 @@ class ChatStream:
                 self._on_chunk(data)
             yield data
 
-    def _run(self) -> Iterator[_Step]:
+    def _run(self) -> Generator[_Step, None, None]:
         opened = self._opened
         if opened is None:  # cancelled before the response arrived
             self._end(StopReason.ABORTED, None)
@@ -112,10 +116,12 @@ class ChatStream:
             self._end(StopReason.ABORTED, None)
             return
         if not complete and not self._acc.finished:
-            raise self._fail(StreamInterruptedError(
-                "the stream ended before its terminal event (truncated response)",
-                provider=self.provider.name,
-            ))
+            raise self._fail(
+                StreamInterruptedError(
+                    "the stream ended before its terminal event (truncated response)",
+                    provider=self.provider.name,
+                )
+            )
         self._end(None, None)
 
     def _as_llm_error(self, exc: Exception) -> LlmError:

@@ -106,16 +106,18 @@ def _pieces(text: str, size: int | None) -> list[str]:
 class FauxProvider:
     """The in-memory endpoint and its plugin. Replies are served in the order they were added."""
 
-    def __init__(
-        self, name: str, models: Sequence[str], default: FauxReply | None = None
-    ) -> None:
+    def __init__(self, name: str, models: Sequence[str], default: FauxReply | None = None) -> None:
         self.name = name
         self.default = default
         self.scheme = f"faux-{name}" if name != "faux" else "faux"
         self.models = tuple(models)
         self.provider = Provider(
-            name=name, api=FAUX_API, base_url=f"{self.scheme}://local", key_required=False,
-            auth="none", description="in-memory scripted provider for tests and demos",
+            name=name,
+            api=FAUX_API,
+            base_url=f"{self.scheme}://local",
+            key_required=False,
+            auth="none",
+            description="in-memory scripted provider for tests and demos",
         )
         self.requests: list[dict[str, Any]] = []
         self._replies: list[FauxReply | FauxError] = []
@@ -154,16 +156,17 @@ class FauxProvider:
     def _serve(self, request: HttpRequest, cancel: CancelHandle | None) -> MemoryResponse:
         if request.url.endswith("/models"):
             data = {"data": [{"id": m} for m in self.models]}
-            return MemoryResponse(200, {"content-type": "application/json"},
-                                  [json.dumps(data).encode()])
+            return MemoryResponse(
+                200, {"content-type": "application/json"}, [json.dumps(data).encode()]
+            )
         payload = dict(request.json or {})
         with self._lock:
             self.requests.append(payload)
         reply = self._next()
         if isinstance(reply, FauxError):
-            body = {"error": {"message": reply.message, "code": reply.code, "type": "faux"}}
+            error = {"error": {"message": reply.message, "code": reply.code, "type": "faux"}}
             headers = {"content-type": "application/json", **reply.headers}
-            return MemoryResponse(reply.status, headers, [json.dumps(body).encode()])
+            return MemoryResponse(reply.status, headers, [json.dumps(error).encode()])
         rid = f"faux-{self._counter}"
         model = str(payload.get("model", "faux"))
         if not payload.get("stream"):
@@ -174,8 +177,9 @@ class FauxProvider:
         )
 
     def _response(self, reply: FauxReply, rid: str, model: str) -> ChatCompletionResponse:
-        message = Message(Role.ASSISTANT, reply.text, tool_calls=reply.tool_calls,
-                          reasoning=reply.reasoning)
+        message = Message(
+            Role.ASSISTANT, reply.text, tool_calls=reply.tool_calls, reasoning=reply.reasoning
+        )
         finish = reply.finish()
         choice = Choice(0, message, finish, _STOP_REASONS.get(finish, StopReason.STOP))
         return ChatCompletionResponse(rid, model, (choice,), reply.usage, self.name)
@@ -198,8 +202,9 @@ class FauxProvider:
             out.append(ChatCompletionChunk(rid, model, (), reply.usage))
         return out
 
-    def _sse(self, reply: FauxReply, rid: str, model: str,
-             cancel: CancelHandle | None) -> Iterator[bytes]:
+    def _sse(
+        self, reply: FauxReply, rid: str, model: str, cancel: CancelHandle | None
+    ) -> Iterator[bytes]:
         for n, chunk in enumerate(self._chunks(reply, rid, model)):
             if reply.cut_after is not None and n >= reply.cut_after:
                 raise ConnectionResetError("faux provider: connection cut as scripted")
@@ -228,8 +233,9 @@ class FauxProvider:
             return None
         body = serde.to_dict(request)
         body["stream"] = stream
-        return HttpRequest("POST", provider.url("chat"), {"content-type": "application/json"},
-                           json=body)
+        return HttpRequest(
+            "POST", provider.url("chat"), {"content-type": "application/json"}, json=body
+        )
 
     @hookimpl
     def parse_response(self, provider: Provider, response: HttpResponse) -> Any:

@@ -34,7 +34,7 @@ class ThinkTagSplitter:
                     return content, reasoning
                 if stripped.startswith(_OPEN):
                     self._state = "thinking"
-                    text = stripped[len(_OPEN):]
+                    text = stripped[len(_OPEN) :]
                     continue
                 if _OPEN.startswith(stripped):
                     self._pending = text
@@ -44,12 +44,12 @@ class ThinkTagSplitter:
                 end = text.find(_CLOSE)
                 if end >= 0:
                     reasoning += text[:end]
-                    text = text[end + len(_CLOSE):].lstrip("\n")
+                    text = text[end + len(_CLOSE) :].lstrip("\n")
                     self._state = "content"
                     continue
                 keep = _partial_suffix(text, _CLOSE)
                 reasoning += text[: len(text) - keep]
-                self._pending = text[len(text) - keep:]
+                self._pending = text[len(text) - keep :]
                 return content, reasoning
             content += text
             text = ""

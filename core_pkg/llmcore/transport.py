@@ -177,7 +177,9 @@ class Transport:
         with self._lock:
             if idle is not None and now - self._last_used > idle:
                 self._adapter.poolmanager.clear()
-                log.debug("llmcore: dropped pooled connections idle for %.1fs", now - self._last_used)
+                log.debug(
+                    "llmcore: dropped pooled connections idle for %.1fs", now - self._last_used
+                )
             self._last_used = now
 
     def send(
@@ -192,7 +194,9 @@ class Transport:
         self._drop_idle()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "llmcore: %s %s headers=%s", request.method, request.url,
+                "llmcore: %s %s headers=%s",
+                request.method,
+                request.url,
                 mask_headers(request.headers),
             )
         try:

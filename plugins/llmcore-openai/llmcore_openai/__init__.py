@@ -21,7 +21,6 @@ from llmcore import (
     ModelInfo,
     Provider,
 )
-
 from llmcore_openai.parse import iter_chunks, parse_chat, parse_models
 from llmcore_openai.payload import build_chat_request, chat_payload
 from llmcore_openai.providers import API, OPENAI, OPENAI_COMPATIBLE, openai_compatible
@@ -52,7 +51,9 @@ def parse_response(provider: Provider, response: HttpResponse) -> ChatCompletion
 
 
 @llmcore.hookimpl
-def iter_stream(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCompletionChunk] | None:
+def iter_stream(
+    provider: Provider, frames: Iterator[Frame]
+) -> Iterator[ChatCompletionChunk] | None:
     if provider.api != API:
         return None
     return iter_chunks(provider, frames)
@@ -70,4 +71,3 @@ def parse_list_models(provider: Provider, response: HttpResponse) -> list[ModelI
     if provider.api != API:
         return None
     return parse_models(response)
-

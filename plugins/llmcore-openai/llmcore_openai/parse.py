@@ -76,7 +76,8 @@ def _content_and_reasoning(raw: Any) -> tuple[str | None, str | None]:
     """Content may be a string or a list of typed parts (Mistral's ``thinking`` chunks)."""
     if raw is None or isinstance(raw, str):
         return raw, None
-    text, reasoning = [], []
+    text: list[str] = []
+    reasoning: list[str] = []
     for part in raw:
         if not isinstance(part, dict):
             continue
@@ -134,14 +135,16 @@ def _message(provider: Provider, raw: dict[str, Any]) -> Message:
         reasoning = reasoning or tagged
     calls = tuple(
         finish_tool_call(
-            c.get("id"), (c.get("function") or {}).get("name"),
+            c.get("id"),
+            (c.get("function") or {}).get("name"),
             (c.get("function") or {}).get("arguments") or "",
             {k: v for k, v in c.items() if k not in _TOOL_CALL_KEYS},
         )
         for c in raw.get("tool_calls") or ()
     )
-    return Message(Role(raw.get("role") or "assistant"), content or "", tool_calls=calls,
-                   reasoning=reasoning)
+    return Message(
+        Role(raw.get("role") or "assistant"), content or "", tool_calls=calls, reasoning=reasoning
+    )
 
 
 def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResponse:
@@ -154,11 +157,21 @@ def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResp
     for i, raw in enumerate(body["choices"]):
         message = _message(provider, raw["message"])
         finish = raw.get("finish_reason")
-        choices.append(Choice(raw.get("index", i), message, finish,
-                              _stop_reason(finish, bool(message.tool_calls), provider)))
+        choices.append(
+            Choice(
+                raw.get("index", i),
+                message,
+                finish,
+                _stop_reason(finish, bool(message.tool_calls), provider),
+            )
+        )
     return ChatCompletionResponse(
-        id=body.get("id"), model=body.get("model"), choices=tuple(choices),
-        usage=parse_usage(body.get("usage")), provider=provider.name, created=body.get("created"),
+        id=body.get("id"),
+        model=body.get("model"),
+        choices=tuple(choices),
+        usage=parse_usage(body.get("usage")),
+        provider=provider.name,
+        created=body.get("created"),
     )
 
 
@@ -190,8 +203,15 @@ def _tool_deltas(raw_calls: Any, tools: _ToolIndex) -> tuple[ToolCallDelta, ...]
     for raw in raw_calls or ():
         function = raw.get("function") or {}
         extra = {k: v for k, v in raw.items() if k not in _TOOL_CALL_KEYS} or None
-        out.append(ToolCallDelta(tools.index_of(raw), raw.get("id"), function.get("name"),
-                                 function.get("arguments"), extra))
+        out.append(
+            ToolCallDelta(
+                tools.index_of(raw),
+                raw.get("id"),
+                function.get("name"),
+                function.get("arguments"),
+                extra,
+            )
+        )
     return tuple(out)
 
 
@@ -229,13 +249,19 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
                 has_tools.add(index)
             finish = raw.get("finish_reason")
             role = delta.get("role")
-            choices.append(ChunkChoice(
-                index,
-                Delta(role=Role(role) if role else None, content=content or None,
-                      reasoning=reasoning or None, tool_calls=calls),
-                finish,
-                _stop_reason(finish, index in has_tools, provider),
-            ))
+            choices.append(
+                ChunkChoice(
+                    index,
+                    Delta(
+                        role=Role(role) if role else None,
+                        content=content or None,
+                        reasoning=reasoning or None,
+                        tool_calls=calls,
+                    ),
+                    finish,
+                    _stop_reason(finish, index in has_tools, provider),
+                )
+            )
         usage = parse_usage(obj.get("usage") or (obj.get("x_groq") or {}).get("usage"))
         if usage is None and obj.get("choices"):
             usage = parse_usage((obj["choices"][0] or {}).get("usage"))
@@ -251,8 +277,9 @@ def _flush(splitters: dict[int, ThinkTagSplitter]) -> ChatCompletionChunk | None
     for index, splitter in splitters.items():
         content, reasoning = splitter.flush()
         if content or reasoning:
-            choices.append(ChunkChoice(index, Delta(content=content or None,
-                                                    reasoning=reasoning or None)))
+            choices.append(
+                ChunkChoice(index, Delta(content=content or None, reasoning=reasoning or None))
+            )
     return ChatCompletionChunk(choices=tuple(choices)) if choices else None
 
 
@@ -265,4 +292,3 @@ def parse_models(response: HttpResponse) -> list[ModelInfo]:
         extra = {k: v for k, v in item.items() if k not in {"id", "created", "owned_by", "object"}}
         out.append(ModelInfo(str(item["id"]), item.get("created"), item.get("owned_by"), extra))
     return out
-

@@ -53,16 +53,23 @@ def _part(part: Any, provider: Provider, model: str) -> dict[str, Any]:
             raise UnsupportedOperationError(
                 "openai-chat takes audio only as base64 data, not by URL", provider=provider.name
             )
-        return {"type": "input_audio", "input_audio": {"data": part.data,
-                                                       "format": part.format or "wav"}}
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": part.data, "format": part.format or "wav"},
+        }
     if isinstance(part, DocumentPart):
         if part.data is None:
             raise UnsupportedOperationError(
                 "openai-chat takes documents only as base64 data", provider=provider.name
             )
         mime = part.mime_type or "application/pdf"
-        return {"type": "file", "file": {"filename": part.name or "document",
-                                         "file_data": f"data:{mime};base64,{part.data}"}}
+        return {
+            "type": "file",
+            "file": {
+                "filename": part.name or "document",
+                "file_data": f"data:{mime};base64,{part.data}",
+            },
+        }
     raise ConfigurationError(f"unsupported content part {part!r}")
 
 
@@ -96,8 +103,12 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
         wire["content"] = text if text or not message.tool_calls else None
         if message.tool_calls:
             wire["tool_calls"] = [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": _arguments(c)}, **c.extra}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": _arguments(c)},
+                    **c.extra,
+                }
                 for c in message.tool_calls
             ]
         field = provider.compat.reasoning_field
@@ -128,7 +139,9 @@ def tool_choice_to_wire(choice: ToolChoice) -> str | dict[str, Any]:
     return choice.mode
 
 
-def chat_payload(provider: Provider, request: ChatCompletionRequest, stream: bool) -> dict[str, Any]:
+def chat_payload(
+    provider: Provider, request: ChatCompletionRequest, stream: bool
+) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``."""
     model = request.model
     body: dict[str, Any] = {
@@ -168,8 +181,10 @@ def build_chat_request(
     return HttpRequest(
         "POST",
         provider.url("chat/completions"),
-        {"Content-Type": "application/json",
-         "Accept": "text/event-stream" if stream else "application/json"},
+        {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+        },
         json=chat_payload(provider, request, stream),
         stream_format="sse",
     )
