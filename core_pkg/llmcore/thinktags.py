@@ -18,7 +18,7 @@ class ThinkTagSplitter:
     """Feed content pieces in order; get ``(content, reasoning)`` pieces back."""
 
     def __init__(self) -> None:
-        self._state = "start"  # start -> thinking -> content
+        self._state = "start"  # start -> thinking -> after_think -> content
         self._pending = ""
 
     def feed(self, piece: str) -> tuple[str, str]:
@@ -44,13 +44,19 @@ class ThinkTagSplitter:
                 end = text.find(_CLOSE)
                 if end >= 0:
                     reasoning += text[:end]
-                    text = text[end + len(_CLOSE) :].lstrip("\n")
-                    self._state = "content"
+                    text = text[end + len(_CLOSE) :]
+                    self._state = "after_think"
                     continue
                 keep = _partial_suffix(text, _CLOSE)
                 reasoning += text[: len(text) - keep]
                 self._pending = text[len(text) - keep :]
                 return content, reasoning
+            if self._state == "after_think":
+                # The newlines after ``</think>`` may arrive in later pieces: drop them all.
+                text = text.lstrip("\n")
+                if not text:
+                    return content, reasoning
+                self._state = "content"
             content += text
             text = ""
         return content, reasoning
