@@ -124,7 +124,14 @@ class Plugins:
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object or module at run time (tests, app-local plugins)."""
         with self._lock:
-            self._pm.register(plugin, name=name)
+            try:
+                self._pm.register(plugin, name=name)
+            except ValueError as exc:  # pluggy: name or object already registered
+                raise PluginError(f"plugin {name or plugin!r} not registered: {exc}") from exc
+            except pluggy.PluginValidationError as exc:
+                # pluggy keeps a plugin whose hookimpl arguments fail validation half-registered.
+                self._pm.unregister(plugin)
+                raise PluginError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
             try:
                 self._pm.check_pending()
             except pluggy.PluginValidationError as exc:
