@@ -94,8 +94,10 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
         if message.tool_call_id is None:
             raise ConfigurationError("a tool message needs tool_call_id")
         text = message.text()
-        if message.content.has_media():
-            text = text or "(see attached media)"
+        if message.content.images():
+            text = (text + "\n" if text else "") + "(images attached in the next message)"
+        if message.is_error:
+            text = f"Error: {text}" if not text.startswith("Error") else text
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": text}
     wire: dict[str, Any] = {"role": message.role.value}
     if message.role is Role.ASSISTANT:
@@ -122,6 +124,33 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
     return wire
 
 
+def messages_to_wire(request: ChatCompletionRequest, provider: Provider) -> list[dict[str, Any]]:
+    """All messages; images in tool results follow as one user message.
+
+    Chat Completions tool messages take text only, so (as pi-mono does) the images of a run of
+    tool results are sent right after it in a user message that says where they came from.
+    """
+    model = request.model
+    wire: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role is not Role.TOOL and pending:
+            wire.append({"role": "user", "content": pending})
+            pending = []
+        wire.append(message_to_wire(message, provider, model))
+        if message.role is Role.TOOL and message.content.images():
+            pending.append(
+                {
+                    "type": "text",
+                    "text": f"Images from the result of tool call {message.tool_call_id}:",
+                }
+            )
+            pending.extend(_part(p, provider, model) for p in message.content.images())
+    if pending:
+        wire.append({"role": "user", "content": pending})
+    return wire
+
+
 def tool_to_wire(tool: Tool) -> dict[str, Any]:
     """A function tool definition."""
     function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
@@ -144,10 +173,7 @@ def chat_payload(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``."""
     model = request.model
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [message_to_wire(m, provider, model) for m in request.messages],
-    }
+    body: dict[str, Any] = {"model": model, "messages": messages_to_wire(request, provider)}
     optional = {
         "temperature": request.temperature,
         "top_p": request.top_p,
