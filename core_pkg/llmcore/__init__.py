@@ -25,6 +25,7 @@ from llmcore.chat import (
 )
 from llmcore.client import Client, get_env_api_key
 from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
+from llmcore.context import Context
 from llmcore.errors import (
     ApiConnectionError,
     AuthenticationError,
@@ -45,6 +46,7 @@ from llmcore.errors import (
     StreamInterruptedError,
     UnsupportedOperationError,
 )
+from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message, Role, ThinkingBlock, Tool, ToolCall
@@ -58,6 +60,14 @@ from llmcore.plugins import (
 )
 from llmcore.providers import Capabilities, Compat, Provider, Secret
 from llmcore.stream import ChatStream
+from llmcore.tools import (
+    ToolValidationError,
+    run_tool_call,
+    tool_from_function,
+    tool_result,
+    validate_tool_arguments,
+    validate_tool_call,
+)
 
 __version__ = "0.1.0"
 
@@ -80,6 +90,7 @@ __all__ = [
     "ConnectionOptions",
     "Content",
     "ContentFilterError",
+    "Context",
     "ContextLengthExceededError",
     "Delta",
     "DocumentPart",
@@ -113,13 +124,22 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
+    "ToolValidationError",
     "UnsupportedOperationError",
     "Usage",
     "__version__",
+    "adapt_request",
     "get_env_api_key",
     "get_plugins",
+    "history_message",
     "hookimpl",
     "map_stop_reason",
     "register_plugin",
+    "run_tool_call",
     "supported_providers",
+    "transform_messages",
+    "tool_from_function",
+    "tool_result",
+    "validate_tool_arguments",
+    "validate_tool_call",
 ]
