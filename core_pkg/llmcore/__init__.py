@@ -137,9 +137,9 @@ __all__ = [
     "register_plugin",
     "run_tool_call",
     "supported_providers",
-    "transform_messages",
     "tool_from_function",
     "tool_result",
+    "transform_messages",
     "validate_tool_arguments",
     "validate_tool_call",
 ]

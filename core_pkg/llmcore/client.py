@@ -17,6 +17,7 @@ from typing import Any
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
 from llmcore.errors import ConfigurationError, LlmError, register_secret
+from llmcore.handoff import adapt_request
 from llmcore.http import HttpRequest, HttpResponse
 from llmcore.messages import Message
 from llmcore.options import ConnectionOptions
@@ -171,6 +172,7 @@ class Client:
         on_response: ResponseHook | None = None,
     ) -> ChatCompletionResponse:
         """Send ``request`` and wait for the whole answer."""
+        request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, False)
         http_request = self._prepare(payload, _as_hooks(on_payload))
         opened, body = self._open(http_request, stream=False, response_hooks=_as_hooks(on_response))
@@ -187,6 +189,7 @@ class Client:
     ) -> ChatStream:
         """Start a stream; errors before the first byte (401, 404, 429...) raise here."""
         handle = cancel or CancelHandle()
+        request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, True)
         http_request = self._prepare(payload, _as_hooks(on_payload))
         opened: OpenResponse | None
