@@ -112,6 +112,7 @@ def parse_error(provider: Provider, response: HttpResponse) -> LlmError:
         response.status,
         message,
         code=code or etype,
+        error_type=etype,
         provider=provider.name,
         request_id=response.request_id,
         retry_after=retry_after_seconds(response),

@@ -87,6 +87,17 @@ def redact(text: str) -> str:
     return _KEYLIKE.sub(r"\1****", text)
 
 
+def _redact_value(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string in it (dicts and lists walked)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(v) for v in value)
+    return value
+
+
 class LlmError(Exception):
     """Base of every llmcore error.
 
@@ -114,7 +125,8 @@ class LlmError(Exception):
         self.code = code
         self.request_id = request_id
         self.retry_after = retry_after
-        self.body = body
+        # The raw error body often echoes the request (and its key): scrub it like the message.
+        self.body = _redact_value(body)
         # The partial answer when the error happened mid-stream (set by the core).
         self.partial: ChatCompletionResponse | None = None
         # The server's own verdict (``x-should-retry`` header) overrides the class default.
@@ -313,10 +325,30 @@ def looks_like_context_overflow(*texts: str | None) -> bool:
     return any(t and _CONTEXT_PATTERNS.search(t) for t in texts)
 
 
+_BY_TYPE: dict[str, type[LlmError]] = {
+    "invalid_request_error": InvalidRequestError,
+    "authentication_error": AuthenticationError,
+    "permission_error": PermissionDeniedError,
+    "permission_denied": PermissionDeniedError,
+    "not_found_error": ModelNotFoundError,
+    "rate_limit_error": RateLimitError,
+    "rate_limit_exceeded": RateLimitError,
+    "overloaded_error": OverloadedError,
+    "server_error": ServerError,
+    "api_error": ServerError,
+    "timeout_error": RequestTimeoutError,
+}
+
+
 def error_for_status(
-    status: int | None, message: str, *, code: str | None = None, **kwargs: Any
+    status: int | None,
+    message: str,
+    *,
+    code: str | None = None,
+    error_type: str | None = None,
+    **kwargs: Any,
 ) -> LlmError:
-    """Build the error class that fits an HTTP status and provider code/message."""
+    """Build the error class that fits an HTTP status, provider code/type and message."""
     cls: type[LlmError]
     if looks_like_context_overflow(message, code) and (status is None or status < 500):
         cls = ContextLengthExceededError
@@ -328,6 +360,9 @@ def error_for_status(
         cls = _BY_STATUS[status]
     elif status is not None and status >= 500:
         cls = ServerError
+    elif error_type in _BY_TYPE or code in _BY_TYPE:
+        # Errors inside a 200 stream have no useful status: classify by the provider's type.
+        cls = _BY_TYPE.get(error_type or "") or _BY_TYPE[code or ""]
     else:
         cls = LlmError
     return cls(message, status=status, code=code, **kwargs)

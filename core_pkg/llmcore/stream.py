@@ -31,7 +31,7 @@ from llmcore.frames import decode_frames
 from llmcore.messages import Message, Role
 
 if TYPE_CHECKING:
-    from llmcore.http import StreamFormat
+    from llmcore.http import Frame, StreamFormat
     from llmcore.plugins import Plugins
     from llmcore.providers import Provider
     from llmcore.transport import OpenResponse
@@ -71,6 +71,7 @@ class ChatStream:
         self._final: ChatCompletionResponse | None = None
         self._tail: list[ev.StreamEvent] = []
         self._on_chunk = on_chunk
+        self._last_frame = ""
         if opened is not None:
             cancel.on_cancel(opened.abort)
         self._steps = self._run()
@@ -82,6 +83,11 @@ class ChatStream:
                 self._on_chunk(data)
             yield data
 
+    def _remember(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            self._last_frame = frame.data
+            yield frame
+
     def _run(self) -> Generator[_Step, None, None]:
         opened = self._opened
         if opened is None:  # cancelled before the response arrived
@@ -89,7 +95,7 @@ class ChatStream:
             return
         complete = False
         try:
-            frames = decode_frames(self._body(opened), self._format)
+            frames = self._remember(decode_frames(self._body(opened), self._format))
             chunks = self._plugins.iter_stream(self.provider, self.request, frames)
             while True:
                 try:
@@ -135,7 +141,8 @@ class ChatStream:
                 exc.provider = self.provider.name
             return exc
         if isinstance(exc, _PARSE_ERRORS):
-            return self._plugins.malformed(self.provider, b"(stream frame)", exc)
+            frame = self._last_frame.encode("utf-8", errors="replace")
+            return self._plugins.malformed(self.provider, frame, exc)
         return StreamInterruptedError(
             f"the stream failed: {type(exc).__name__}: {exc}", provider=self.provider.name
         )

@@ -118,10 +118,12 @@ def raise_body_error(provider: Provider, obj: dict[str, Any], status: int | None
         err = {"message": err}
     code = err.get("code")
     err_status = err.get("status_code") or (code if isinstance(code, int) else None)
+    etype = err.get("type")
     raise error_for_status(
         err_status if isinstance(err_status, int) else status,
         str(err.get("message") or "provider reported an error"),
-        code=None if code is None or isinstance(code, int) else str(code),
+        code=None if code is None else str(code),
+        error_type=None if etype is None else str(etype),
         provider=provider.name,
         body=err,
     )

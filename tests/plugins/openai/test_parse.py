@@ -320,13 +320,14 @@ def test_think_tags_flush_at_the_end_of_a_stream() -> None:
 @pytest.mark.parametrize(("error", "cls", "status", "code"), [
     ({"message": "slow down", "type": "rate_limit", "code": "rate_limit_exceeded",
       "status_code": 429}, llmcore.RateLimitError, 429, "rate_limit_exceeded"),
-    ({"message": "Token limit reached", "code": 400}, llmcore.InvalidRequestError, 400, None),
+    ({"message": "Token limit reached", "code": 400}, llmcore.InvalidRequestError, 400, "400"),
     ({"message": "This model's maximum context length is 8192 tokens",
       "code": "context_length_exceeded"}, llmcore.ContextLengthExceededError, 200,
      "context_length_exceeded"),
     ({"message": "gone", "code": "model_not_found"}, llmcore.ModelNotFoundError, 200,
      "model_not_found"),
-    ({"message": "upstream failed", "code": 502}, llmcore.ServerError, 502, None),
+    ({"message": "upstream failed", "code": 502}, llmcore.ServerError, 502, "502"),
+    ({"message": "boom", "type": "server_error", "code": None}, llmcore.ServerError, 200, None),
 ])
 def test_error_frame_raises_a_typed_error(error: dict[str, Any], cls: type[llmcore.LlmError],
                                           status: int, code: str | None) -> None:
