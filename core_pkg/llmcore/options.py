@@ -38,7 +38,8 @@ class ConnectionOptions:
     - ``idle_timeout``: pooled connections unused this long are dropped before the next request;
     - ``connect_timeout`` / ``read_timeout``: per attempt; ``read_timeout`` is the longest silence
       allowed between two bytes, so a long stream is fine as long as it keeps talking;
-    - ``total_timeout``: deadline for all attempts of one call, retries and their waits included;
+    - ``total_timeout``: deadline for the retries of one call: no wait or new attempt starts
+      that would end after it (an attempt already running is bounded by the two timeouts);
     - ``proxy``: an ``http://`` or ``socks`` URL for every request (env proxies are used otherwise);
     - ``max_retries``: extra attempts for retryable errors (0 turns retries off);
     - ``backoff_initial`` / ``backoff_max``: exponential backoff with jitter between attempts;
