@@ -170,14 +170,14 @@ def _schema_errors(tool: Tool, value: dict[str, Any]) -> list[tuple[str, str]]:
         ) from exc
     found: list[tuple[tuple[tuple[int, Any], ...], str]] = []
     for error in cls(schema).iter_errors(value):
-        for path, reason in _describe(error, exceptions.best_match):
+        for path, reason in _describe(error):
             key = tuple((0, p) if isinstance(p, int) else (1, str(p)) for p in path)
             found.append((key, reason))
     unique = dict.fromkeys((_json_path(k), r) for k, r in sorted(found, key=lambda f: f[0]))
     return list(unique)
 
 
-def _describe(error: Any, best_match: Callable[..., Any]) -> list[tuple[list[Any], str]]:
+def _describe(error: Any) -> list[tuple[list[Any], str]]:
     """``(path, reason)`` pairs for one jsonschema error, pointing at the offending key."""
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -192,11 +192,28 @@ def _describe(error: Any, best_match: Callable[..., Any]) -> list[tuple[list[Any
             if k not in known and not any(re.search(p, k) for p in patterns)
         ]
         return [([*path, k], "unexpected property (not in the schema)") for k in extra]
-    if error.context:
-        deeper = best_match(error.context)
-        if deeper is not None and len(deeper.absolute_path) > len(path):
-            return _describe(deeper, best_match)
+    branch = _furthest_branch(error.context, len(path))
+    if branch:
+        return [pair for sub in branch for pair in _describe(sub)]
     return [(path, _shorten(error.message))]
+
+
+def _furthest_branch(context: Sequence[Any], depth: int) -> list[Any]:
+    """The errors of the ``anyOf``/``oneOf`` branch the value most likely meant, if that branch
+    got deeper into the value than the branch point (so ``Optional[Item]`` reports
+    ``$.item.qty`` rather than "not valid under any of the given schemas"). Most likely: the
+    deepest, then the one whose ``const``/``enum`` tags matched, then the one with fewest errors.
+    """
+    branches: dict[Any, list[Any]] = {}
+    for sub in context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def rank(errors: list[Any]) -> tuple[int, int, int]:
+        tags = sum(e.validator in ("const", "enum") for e in errors)
+        return (max(len(e.absolute_path) for e in errors), -tags, -len(errors))
+
+    best = max(branches.values(), key=rank, default=[])
+    return best if best and rank(best)[0] > depth else []
 
 
 def _shorten(text: str) -> str:
