@@ -104,6 +104,8 @@ class ChatStream:
                     complete = bool(stop.value)
                     break
                 yield chunk, self._acc.feed(chunk)
+            if complete and not self.cancel_handle.cancelled:
+                opened.release()  # read the body's tail so the connection is pooled
         except GeneratorExit:
             self._end(StopReason.ABORTED, None)
             raise

@@ -78,6 +78,7 @@ class OpenResponse:
         close: Callable[[], None],
         abort: Callable[[], None],
         url: str,
+        sock: socket.socket | None = None,
     ) -> None:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
@@ -85,6 +86,7 @@ class OpenResponse:
         self._chunks = chunks
         self._close = close
         self._abort = abort
+        self._sock = sock
         self.closed = False
 
     def iter_bytes(self) -> Iterator[bytes]:
@@ -111,6 +113,34 @@ class OpenResponse:
                 self._close()
             except Exception:
                 pass
+
+    def release(self, *, max_bytes: int = 65536, timeout: float = 0.05) -> None:
+        """Finish a body whose payload is complete (after ``[DONE]``): read what is left,
+        normally just the chunked terminator, so the connection returns to the pool.
+
+        Bounded in bytes and time; a server that keeps talking or stays silent just gets its
+        connection dropped instead of reused.
+        """
+        if self.closed:
+            return
+        old = self._sock.gettimeout() if self._sock is not None else None
+        try:
+            if self._sock is not None:
+                self._sock.settimeout(timeout)
+            drained = 0
+            for chunk in self._chunks:
+                drained += len(chunk)
+                if drained > max_bytes:
+                    break
+        except Exception:
+            pass
+        finally:
+            if self._sock is not None:
+                try:
+                    self._sock.settimeout(old)
+                except OSError:
+                    pass
+        self.close()
 
     def abort(self) -> None:
         """Tear the connection down now, from any thread: a blocked read returns at once."""
@@ -232,6 +262,7 @@ class Transport:
             resp.close,
             abort,
             request.url,
+            sock,
         )
         log.debug("llmcore: <- %s %s", resp.status_code, request.url)
         return opened

@@ -715,7 +715,6 @@ def test_cancel_while_waiting_for_headers_returns_at_once(
     assert time.monotonic() - start < 0.6
 
 
-@pytest.mark.xfail(strict=True, reason="a stream that ends with [DONE] is closed, not pooled")
 def test_sequential_streams_reuse_one_connection(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
