@@ -14,6 +14,7 @@ a bool), and the :class:`~llmcore.serde.SerializationError` names the bad field'
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable, Iterable
 from typing import Any, get_args, get_origin
@@ -127,11 +128,13 @@ def _fail(message: str, cause: BaseException | None = None) -> Any:
 
 # --- a strict copy of llmcore's converter -------------------------------------------------------
 def _exact(expected: type | tuple[type, ...], name: str) -> Callable[[Any, Any], Any]:
-    def hook(value: Any, _type: Any) -> Any:
+    def hook(value: Any, t: Any) -> Any:
         if isinstance(value, bool) and expected is not bool:
             raise TypeError(f"expected {name}, got bool")
         if not isinstance(value, expected):
             raise TypeError(f"expected {name}, got {type(value).__name__}")
+        if isinstance(t, type) and issubclass(t, enum.Enum):
+            return t(value)  # str enums (Role) dispatch here too; ValueError names the field
         return value
 
     return hook
@@ -155,12 +158,11 @@ def _strict_converter() -> cattrs.Converter:
     """llmcore's converter, but a wrong JSON type raises instead of being coerced by ``str()`` or
     ``bool()``, and objects / arrays must be JSON objects / arrays."""
     conv = serde.converter.copy()
-    # exact predicates: a singledispatch hook for ``str`` would also catch str enums (Role)
-    conv.register_structure_hook_func(lambda t: t is str, _exact(str, "a string"))
-    conv.register_structure_hook_func(lambda t: t is bool, _exact(bool, "a boolean"))
-    conv.register_structure_hook_func(lambda t: t is int, _exact(int, "an integer"))
+    conv.register_structure_hook(str, _exact(str, "a string"))
+    conv.register_structure_hook(bool, _exact(bool, "a boolean"))
+    conv.register_structure_hook(int, _exact(int, "an integer"))
     number = _exact((int, float), "a number")
-    conv.register_structure_hook_func(lambda t: t is float, lambda v, t: float(number(v, t)))
+    conv.register_structure_hook(float, lambda v, t: float(number(v, t)))
 
     def attrs_class(cls: type) -> Callable[[Any, Any], Any]:
         attrs.resolve_types(cls)  # string annotations (PEP 563) to types, as cattrs itself does
