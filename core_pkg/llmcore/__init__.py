@@ -7,6 +7,7 @@ group. See the README for a quick start.
 
 from __future__ import annotations
 
+from llmcore.accumulate import finish_tool_call
 from llmcore.cancel import CancelHandle
 from llmcore.chat import (
     ChatCompletionChunk,
@@ -45,6 +46,7 @@ from llmcore.errors import (
     ServerError,
     StreamInterruptedError,
     UnsupportedOperationError,
+    error_for_status,
 )
 from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
@@ -60,6 +62,7 @@ from llmcore.plugins import (
 )
 from llmcore.providers import Capabilities, Compat, Provider, Secret
 from llmcore.stream import ChatStream
+from llmcore.thinktags import ThinkTagSplitter, split_think_tags
 from llmcore.tools import (
     ToolValidationError,
     run_tool_call,
@@ -119,6 +122,7 @@ __all__ = [
     "StopReason",
     "StreamInterruptedError",
     "TextPart",
+    "ThinkTagSplitter",
     "ThinkingBlock",
     "Tool",
     "ToolCall",
@@ -129,6 +133,8 @@ __all__ = [
     "Usage",
     "__version__",
     "adapt_request",
+    "error_for_status",
+    "finish_tool_call",
     "get_env_api_key",
     "get_plugins",
     "history_message",
@@ -136,6 +142,7 @@ __all__ = [
     "map_stop_reason",
     "register_plugin",
     "run_tool_call",
+    "split_think_tags",
     "supported_providers",
     "tool_from_function",
     "tool_result",

@@ -27,7 +27,10 @@ def register_providers(register):
     Called once when the plugin registry is first built (and again after plugins change).
 
     :param register: call ``register(provider)`` with a :class:`llmcore.Provider` for each
-        provider. A later registration of the same name replaces the earlier one.
+        provider. A later registration of the same name replaces the earlier one, and a
+        plugin registered later (run-time plugins register after the installed ones) replaces
+        the providers of earlier plugins. A plugin whose implementation raises is skipped with a
+        :class:`llmcore.PluginLoadWarning`.
     :return: nothing; this is a collection hook, every plugin is called.
     """
 
@@ -36,7 +39,7 @@ def register_providers(register):
 def build_payload(provider, request, stream):
     """Turn a unified chat request into the HTTP request for ``provider``.
 
-    Called for every chat call, before authentication and before the ``on_payload`` hooks.
+    Called for every chat call, before authentication and before the ``on_payload`` callbacks.
 
     :param provider: the :class:`llmcore.Provider` (its ``base_url`` already resolved).
     :param request: the :class:`llmcore.ChatCompletionRequest`.
@@ -52,7 +55,7 @@ def build_payload(provider, request, stream):
 def authenticate(provider, http_request, credential, now):
     """Add credentials to an outgoing request (headers, query or a signature).
 
-    Called after ``build_payload`` and after the ``on_payload`` hooks, just before sending. The
+    Called after ``build_payload`` and after the ``on_payload`` callbacks, just before sending. The
     core's ``trylast`` default handles ``provider.auth`` schemes ``bearer``, ``x-api-key``,
     ``api-key``, ``query-key`` and ``none``; implement it for signing schemes (HMAC, JWT).
 

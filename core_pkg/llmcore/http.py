@@ -25,6 +25,7 @@ SECRET_HEADERS = frozenset(
         "api-key",
         "x-goog-api-key",
         "cookie",
+        "set-cookie",
         "x-tc-authorization",
     }
 )

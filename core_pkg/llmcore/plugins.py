@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["PluginLoadWarning", "Plugins", "get_plugins", "register_plugin"]
 
 log = logging.getLogger("llmcore")
+_hook_log = logging.getLogger("llmcore.hooks")
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
@@ -122,7 +123,12 @@ class Plugins:
                 )
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object or module at run time (tests, app-local plugins)."""
+        """Register a plugin object or module at run time (tests, app-local plugins).
+
+        Entry points load first, so a plugin registered at run time answers before the installed
+        ones and its providers replace installed providers of the same name.
+        """
+        self._ensure_loaded()
         with self._lock:
             try:
                 self._pm.register(plugin, name=name)
@@ -159,7 +165,20 @@ class Plugins:
                     raise PluginError(f"register_providers got {provider!r}, not a Provider")
                 found[provider.name] = provider
 
-            self.pm.hook.register_providers(register=register)
+            # Called one by one, earliest-registered plugin first, so a later plugin (and a later
+            # registration within one plugin) replaces a provider of the same name, and one
+            # failing plugin is skipped with a warning instead of hiding every provider.
+            for impl in self.pm.hook.register_providers.get_hookimpls():
+                try:
+                    impl.function(*[{"register": register}[a] for a in impl.argnames])
+                    _hook_log.debug("register_providers: plugin %r called", impl.plugin_name)
+                except Exception as exc:
+                    warnings.warn(
+                        f"llmcore: plugin {impl.plugin_name!r} failed in register_providers and "
+                        f"its providers are skipped: {type(exc).__name__}: {exc}",
+                        PluginLoadWarning,
+                        stacklevel=2,
+                    )
             self._providers = found
             return found
 

@@ -440,8 +440,10 @@ def test_register_providers_rejects_non_providers() -> None:
 
     plugins = Plugins(load_entrypoints=False)
     plugins.register(Wrong(), name="wrong")
-    with pytest.raises(PluginError, match="not a Provider"):
-        plugins.providers()
+    plugins.register(ExtraProvider(), name="extra")
+    with pytest.warns(llmcore.PluginLoadWarning, match=r"'wrong'.*not a Provider"):
+        providers = plugins.providers()
+    assert set(providers) == {"extra"}  # the broken plugin is skipped, the others still answer
 
 
 # --- the facade -------------------------------------------------------------------------------
