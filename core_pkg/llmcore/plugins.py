@@ -135,8 +135,10 @@ class Plugins:
             except ValueError as exc:  # pluggy: name or object already registered
                 raise PluginError(f"plugin {name or plugin!r} not registered: {exc}") from exc
             except pluggy.PluginValidationError as exc:
-                # pluggy keeps a plugin whose hookimpl arguments fail validation half-registered.
-                self._pm.unregister(plugin)
+                # Some pluggy versions keep a plugin whose hookimpl arguments fail validation
+                # half-registered; others do not.
+                if self._pm.is_registered(plugin):
+                    self._pm.unregister(plugin)
                 raise PluginError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
             try:
                 self._pm.check_pending()

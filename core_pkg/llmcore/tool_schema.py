@@ -108,6 +108,18 @@ _ABSTRACT_MAPS = {"Mapping", "MutableMapping"}
 _QUALIFIERS = {"Required", "NotRequired", "ReadOnly"}
 
 
+def _implicit_optional(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Undo Python 3.10's implicit ``Optional[...]`` around an ``Annotated[X | None, ...]``
+    parameter whose default is None (3.11+ no longer adds it), so both give one schema."""
+    if len(args) == 2 and type(None) in args:
+        (other,) = [a for a in args if a is not type(None)]
+        if typing.get_origin(other) is typing.Annotated and type(None) in typing.get_args(
+            typing.get_args(other)[0]
+        ):
+            return (other,)
+    return args
+
+
 def _schema(hint: Any, where: str, seen: tuple[type, ...]) -> Schema:
     """The JSON Schema for one annotation (``seen`` guards against recursive classes)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -124,7 +136,10 @@ def _schema(hint: Any, where: str, seen: tuple[type, ...]) -> Schema:
     if hint in _SIMPLE:
         return {"type": _SIMPLE[hint]}
     if origin in _UNION_TYPES:
-        return _union([_schema(a, where, seen) for a in args])
+        arms = _implicit_optional(args)
+        if len(arms) == 1:
+            return _schema(arms[0], where, seen)
+        return _union([_schema(a, where, seen) for a in arms])
     if origin is Literal:
         return _enum([_plain(a) for a in args])
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
