@@ -44,7 +44,7 @@ STOP_REASONS: dict[str, StopReason] = {
     "insufficient_system_resource": StopReason.ERROR,
 }
 
-_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text", "thinking", "thought")
 _TOOL_CALL_KEYS = {"id", "type", "function", "index"}
 
 

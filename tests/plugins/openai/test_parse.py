@@ -459,3 +459,13 @@ def test_parse_models() -> None:
 def test_parse_models_bare_list() -> None:
     models = parse_models(HttpResponse(200, {}, b'[{"id": "a"}, {"id": "b"}]'))
     assert [m.id for m in models] == ["a", "b"]
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "reasoning_text", "thinking",
+                                   "thought"])
+def test_every_reasoning_field_name_is_read(field: str) -> None:
+    body = {"id": "x", "model": "m", "choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "4", field: "2+2"}}]}
+    raw = HttpResponse(200, {}, json.dumps(body).encode())
+    response = parse_chat(openai_compatible("http://x/v1"), raw)
+    assert (response.text(), response.message.reasoning) == ("4", "2+2")
