@@ -33,6 +33,17 @@ from llmcore.partial_json import parse_partial_json
 __all__ = ["StreamAccumulator", "finish_tool_call"]
 
 
+def _complete_json(text: str) -> bool:
+    """True when ``text`` is a whole JSON document (so a tool call's arguments are done)."""
+    if not text.strip():
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def finish_tool_call(
     id: str | None, name: str | None, arguments: str, extra: dict[str, Any] | None = None
 ) -> ToolCall:
@@ -86,6 +97,9 @@ class _ChoiceState:
     stop_reason: StopReason | None = None
     # block tracking (events): ("text"|"thinking"|"tool", key) of the open block
     open_block: tuple[str, int] | None = None
+    # tool calls whose arguments were still incomplete when another block started (interleaved
+    # fragments): they stay open and end when their JSON completes or the stream ends
+    lingering: set[int] = attrs.Factory(set)
     text_block_parts: list[str] = attrs.Factory(list)
     next_index: int = 0
 
@@ -148,6 +162,9 @@ class StreamAccumulator:
         start: ev.StreamEvent | None,
     ) -> int:
         self._close(state, sink)
+        if kind != "tool":  # only tool calls interleave; text or thinking ends them all
+            for lingering in sorted(state.lingering):
+                self._end_tool(state, lingering, sink)
         index = state.next_index
         state.next_index += 1
         state.open_block = (kind, key)
@@ -170,11 +187,17 @@ class StreamAccumulator:
             th = state.thinking[-1]
             if sink is not None:
                 sink.append(ev.ThinkingEndEvent(th.content_index, "".join(th.parts), th.signature))
+        elif _complete_json(state.tools[key].text()):
+            self._end_tool(state, key, sink)
         else:
-            tool = state.tools[key]
-            tool.ended = True
-            if sink is not None:
-                sink.append(ev.ToolCallEndEvent(tool.content_index, tool.build()))
+            state.lingering.add(key)
+
+    def _end_tool(self, state: _ChoiceState, key: int, sink: list[ev.StreamEvent] | None) -> None:
+        tool = state.tools[key]
+        tool.ended = True
+        state.lingering.discard(key)
+        if sink is not None:
+            sink.append(ev.ToolCallEndEvent(tool.content_index, tool.build()))
 
     def _thinking(
         self,
@@ -233,9 +256,6 @@ class StreamAccumulator:
                 sink,
                 ev.ToolCallStartEvent(tool.content_index, tool.id, tool.name),
             )
-        elif state.open_block != ("tool", tc.index) and not tool.ended:
-            self._close(state, sink)
-            state.open_block = ("tool", tc.index)
         if tc.arguments:
             tool.arguments.append(tc.arguments)
             if sink is not None:
@@ -248,13 +268,24 @@ class StreamAccumulator:
                         tool.name,
                     )
                 )
+            if tc.index in state.lingering and _complete_json(tool.text()):
+                self._end_tool(state, tc.index, sink)
 
     # --- results -----------------------------------------------------------------------------
     def close_blocks(self) -> list[ev.StreamEvent]:
         """End every open block (choice 0 events), e.g. when the stream finished."""
         out: list[ev.StreamEvent] = []
         for index, state in self._choices.items():
-            self._close(state, out if index == 0 else None)
+            sink = out if index == 0 else None
+            block = state.open_block
+            state.open_block = None
+            if block is not None and block[0] == "tool":
+                state.lingering.add(block[1])
+            elif block is not None:
+                state.open_block = block
+                self._close(state, sink)
+            for key in sorted(state.lingering):
+                self._end_tool(state, key, sink)
         return out
 
     @property
