@@ -7,6 +7,7 @@ send path (framing, parsing, cancellation) as real HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -17,6 +18,8 @@ from typing import Any
 import attrs
 import requests
 import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
 from llmcore.cancel import CancelHandle, CancelledError
@@ -185,6 +188,57 @@ def _body_chunks(resp: requests.Response, stream: bool) -> Iterator[bytes]:
     return arrivals()
 
 
+# --- cancelling a request that is still waiting for its response headers ---------------------
+# The socket of a request only becomes visible once ``session.request`` returns. To let a cancel
+# interrupt the wait for the headers, connections announce their socket, while a request runs, to
+# the cancel handle of the thread that sends it.
+_inflight = threading.local()
+
+
+def _announce(conn: urllib3.connection.HTTPConnection) -> None:
+    handle: CancelHandle | None = getattr(_inflight, "handle", None)
+    sock = conn.sock
+    if handle is None or sock is None:
+        return
+
+    def shut() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    _inflight.closers.append(shut)
+    handle.on_cancel(shut)
+
+
+class _AnnouncingHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _announce(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:  # a pooled connection: connect() is not called again
+            _announce(self)
+        super().request(*args, **kwargs)
+
+
+class _AnnouncingHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _announce(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            _announce(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _AnnouncingHTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _AnnouncingHTTPSConnection
+
+
 class Transport:
     """One pooled ``requests.Session`` per client; thread-safe for concurrent calls."""
 
@@ -194,6 +248,7 @@ class Transport:
         self._adapter = requests.adapters.HTTPAdapter(
             pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
         )
+        self._adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.session.mount("https://", self._adapter)
         self.session.mount("http://", self._adapter)
         if options.proxy:
@@ -229,6 +284,7 @@ class Transport:
                 request.url,
                 mask_headers(request.headers),
             )
+        _inflight.handle, _inflight.closers = cancel, []
         try:
             resp = self.session.request(
                 request.method,
@@ -244,6 +300,11 @@ class Transport:
             if cancel is not None and cancel.cancelled:
                 raise CancelledError() from exc
             raise _map_exception(exc, f"to {request.url}") from exc
+        finally:
+            if cancel is not None:
+                for shut in _inflight.closers:
+                    cancel.discard(shut)  # the stream registers its own closer from here on
+            _inflight.handle, _inflight.closers = None, []
 
         sock = _socket_of(resp)
 

@@ -700,7 +700,6 @@ def test_headers_over_the_socket(
 # --- known deviations (strict xfail: they start failing once the core is fixed) -------------
 
 
-@pytest.mark.xfail(strict=True, reason="a cancel does not interrupt the wait for headers")
 def test_cancel_while_waiting_for_headers_returns_at_once(
     loopback_server: LoopbackServer, make_client: Callable[..., Client], timers: Any
 ) -> None:
