@@ -27,7 +27,6 @@ How a page runs (see ``run_page``):
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import signal
@@ -37,7 +36,6 @@ import threading
 import traceback
 import wave
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,99 +232,17 @@ class _OpenAIApi:
                 setattr(self, name, impl)
 
 
-def _pieces(text: str, size: int | None) -> list[str]:
-    if size:
-        return [text[i:i + size] for i in range(0, len(text), size)]
-    return re.findall(r"\S*\s*", text)[:-1] if text else []
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> MemoryResponse:
-    return MemoryResponse(status, {"content-type": "application/json", **(headers or {})},
-                          [json.dumps(body).encode()])
-
-
 class FakeHttp:
-    """In-memory answers for every http(s) URL, scripted by one faux provider."""
+    """In-memory answers for every http(s) URL, scripted by one faux provider: chat
+    completions in the OpenAI wire format, everything else in the faux format."""
 
     def __init__(self, faux: FauxProvider) -> None:
         self.faux = faux
-        self.counter = 0
 
     def __call__(self, request: HttpRequest, cancel: CancelHandle | None) -> MemoryResponse:
         path = request.url.split("?", 1)[0].rstrip("/")
-        if not path.endswith("/chat/completions"):
-            return self.faux._serve(request, cancel)  # faux wire format and /models
-        payload = request.json if request.json is not None else json.loads(request.body or b"{}")
-        self.faux.requests.append(dict(payload))
-        reply = self.faux._next()
-        if isinstance(reply, FauxError):
-            error = {"error": {"message": reply.message, "code": reply.code, "type": "faux"}}
-            return _json_response(reply.status, error, reply.headers)
-        self.counter += 1
-        rid, model = f"chatcmpl-docs-{self.counter}", str(payload.get("model", "faux"))
-        if not payload.get("stream"):
-            return _json_response(200, self._completion(reply, rid, model))
-        return MemoryResponse(200, {"content-type": "text/event-stream"},
-                              self._sse(reply, rid, model, cancel))
-
-    @staticmethod
-    def _usage(reply: FauxReply) -> dict[str, int] | None:
-        u = reply.usage
-        if u is None:
-            return None
-        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "total_tokens": u.total_tokens}
-
-    def _completion(self, reply: FauxReply, rid: str, model: str) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
-        if reply.reasoning:
-            message["reasoning_content"] = reply.reasoning
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                for c in reply.tool_calls
-            ]
-        return {"id": rid, "object": "chat.completion", "created": 0, "model": model,
-                "choices": [{"index": 0, "message": message, "finish_reason": reply.finish()}],
-                "usage": self._usage(reply)}
-
-    def _chunks(self, reply: FauxReply, rid: str, model: str) -> list[dict[str, Any]]:
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": rid, "object": "chat.completion.chunk", "created": 0, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-        out = [chunk({"role": "assistant", "content": ""})]
-        out += [chunk({"reasoning_content": p})
-                for p in _pieces(reply.reasoning or "", reply.chunk_size)]
-        out += [chunk({"content": p}) for p in _pieces(reply.text, reply.chunk_size)]
-        for i, call in enumerate(reply.tool_calls):
-            out.append(chunk({"tool_calls": [{"index": i, "id": call.id, "type": "function",
-                                              "function": {"name": call.name,
-                                                           "arguments": ""}}]}))
-            for piece in _pieces(json.dumps(call.arguments), reply.chunk_size or 8):
-                out.append(chunk({"tool_calls": [{"index": i,
-                                                  "function": {"arguments": piece}}]}))
-        out.append(chunk({}, reply.finish()))
-        usage = self._usage(reply)
-        if usage is not None:
-            out.append({"id": rid, "object": "chat.completion.chunk", "created": 0,
-                        "model": model, "choices": [], "usage": usage})
-        return out
-
-    def _sse(self, reply: FauxReply, rid: str, model: str,
-             cancel: CancelHandle | None) -> Iterator[bytes]:
-        for n, chunk in enumerate(self._chunks(reply, rid, model)):
-            if reply.cut_after is not None and n >= reply.cut_after:
-                raise ConnectionResetError("docs fake server: connection cut as scripted")
-            if n and reply.delay:
-                if cancel is not None:
-                    cancel.sleep(reply.delay)
-                else:
-                    threading.Event().wait(reply.delay)
-            yield f"data: {json.dumps(chunk)}\n\n".encode()
-        if not reply.truncate:
-            yield b"data: [DONE]\n\n"
+        shape = "openai" if path.endswith("/chat/completions") else "llmcore"
+        return self.faux._serve(request, cancel, shape)
 
 
 def install_offline_world(monkeypatch: Any, tmp_path: Path, page_text: str) -> FauxRegistry:

@@ -36,6 +36,7 @@ from llmcore.chat import (
     Usage,
 )
 from llmcore.errors import ConfigurationError
+from llmcore.formats import Shape, to_data
 from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message, Role, ToolCall
@@ -153,7 +154,11 @@ class FauxProvider:
             return FauxError(500, "faux provider: no scripted reply left", "faux_empty")
 
     # --- the in-memory server -----------------------------------------------------------------
-    def _serve(self, request: HttpRequest, cancel: CancelHandle | None) -> MemoryResponse:
+    def _serve(
+        self, request: HttpRequest, cancel: CancelHandle | None, shape: Shape = "llmcore"
+    ) -> MemoryResponse:
+        """Answer ``request``; ``shape="openai"`` serves the OpenAI wire format instead of
+        llmcore's own (used to fake an OpenAI-compatible server)."""
         if request.url.endswith("/models"):
             data = {"data": [{"id": m} for m in self.models]}
             return MemoryResponse(
@@ -170,10 +175,12 @@ class FauxProvider:
         rid = f"faux-{self._counter}"
         model = str(payload.get("model", "faux"))
         if not payload.get("stream"):
-            body = serde.dumps(self._response(reply, rid, model)).encode()
-            return MemoryResponse(200, {"content-type": "application/json"}, [body])
+            data = to_data(self._response(reply, rid, model), shape=shape)
+            return MemoryResponse(
+                200, {"content-type": "application/json"}, [json.dumps(data).encode()]
+            )
         return MemoryResponse(
-            200, {"content-type": "text/event-stream"}, self._sse(reply, rid, model, cancel)
+            200, {"content-type": "text/event-stream"}, self._sse(reply, rid, model, cancel, shape)
         )
 
     def _response(self, reply: FauxReply, rid: str, model: str) -> ChatCompletionResponse:
@@ -203,7 +210,12 @@ class FauxProvider:
         return out
 
     def _sse(
-        self, reply: FauxReply, rid: str, model: str, cancel: CancelHandle | None
+        self,
+        reply: FauxReply,
+        rid: str,
+        model: str,
+        cancel: CancelHandle | None,
+        shape: Shape = "llmcore",
     ) -> Iterator[bytes]:
         for n, chunk in enumerate(self._chunks(reply, rid, model)):
             if reply.cut_after is not None and n >= reply.cut_after:
@@ -213,7 +225,7 @@ class FauxProvider:
                     cancel.sleep(reply.delay)
                 else:
                     threading.Event().wait(reply.delay)
-            yield f"data: {serde.dumps(chunk)}\n\n".encode()
+            yield f"data: {json.dumps(to_data(chunk, shape=shape))}\n\n".encode()
         if not reply.truncate:
             yield b"data: [DONE]\n\n"
 
