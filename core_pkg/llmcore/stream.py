@@ -9,7 +9,7 @@ from the provider raises its typed error with ``partial`` set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 from llmcore import events as ev
@@ -58,7 +58,6 @@ class ChatStream:
         opened: OpenResponse | None,
         stream_format: StreamFormat,
         cancel: CancelHandle,
-        on_chunk: Callable[[bytes], None] | None = None,
     ) -> None:
         self.provider = provider
         self.request = request
@@ -70,19 +69,12 @@ class ChatStream:
         self._acc = StreamAccumulator(provider.name, provider.api)
         self._final: ChatCompletionResponse | None = None
         self._tail: list[ev.StreamEvent] = []
-        self._on_chunk = on_chunk
         self._last_frame = ""
         if opened is not None:
             cancel.on_cancel(opened.abort)
         self._steps = self._run()
 
     # --- the engine --------------------------------------------------------------------------
-    def _body(self, opened: OpenResponse) -> Iterator[bytes]:
-        for data in opened.iter_bytes():
-            if self._on_chunk is not None:
-                self._on_chunk(data)
-            yield data
-
     def _remember(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         for frame in frames:
             self._last_frame = frame.data
@@ -95,7 +87,7 @@ class ChatStream:
             return
         complete = False
         try:
-            frames = self._remember(decode_frames(self._body(opened), self._format))
+            frames = self._remember(decode_frames(opened.iter_bytes(), self._format))
             chunks = self._plugins.iter_stream(self.provider, self.request, frames)
             while True:
                 try:
