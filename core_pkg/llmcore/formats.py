@@ -30,7 +30,7 @@ from llmcore.chat import (
     Usage,
 )
 from llmcore.errors import ConfigurationError
-from llmcore.messages import Message, ToolCall
+from llmcore.messages import Message
 
 __all__ = [
     "Shape",
@@ -139,12 +139,6 @@ def openai_chunk_dict(
     return out
 
 
-def _arguments(call: ToolCall) -> str:
-    if call.raw_arguments is not None:
-        return call.raw_arguments
-    return json.dumps(call.arguments, ensure_ascii=False)
-
-
 def _message(message: Message, reasoning_field: str) -> dict[str, Any]:
     text = message.text()
     out: dict[str, Any] = {
@@ -156,7 +150,7 @@ def _message(message: Message, reasoning_field: str) -> dict[str, Any]:
             {
                 "id": c.id,
                 "type": "function",
-                "function": {"name": c.name, "arguments": _arguments(c)},
+                "function": {"name": c.name, "arguments": c.arguments_json()},
                 **c.extra,
             }
             for c in message.tool_calls

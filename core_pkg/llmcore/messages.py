@@ -8,6 +8,7 @@ A :class:`Message` follows the OpenAI shape the seeds use (``role``, ``content``
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,6 +54,13 @@ class ToolCall:
     arguments: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict)
     raw_arguments: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict)
+
+    def arguments_json(self) -> str:
+        """The arguments as JSON text, for wires that want a string: the provider's own text
+        when it was not valid JSON, so a replayed call is sent back exactly as it came."""
+        if self.raw_arguments is not None:
+            return self.raw_arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
 
 
 @attrs.frozen

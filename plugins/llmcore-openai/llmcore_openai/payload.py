@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from llmcore import (
@@ -80,12 +79,6 @@ def content_to_wire(content: Content, provider: Provider, model: str) -> str | l
     return [_part(p, provider, model) for p in content.parts]
 
 
-def _arguments(call: Any) -> str:
-    if call.raw_arguments is not None:
-        return str(call.raw_arguments)
-    return json.dumps(call.arguments, ensure_ascii=False)
-
-
 def message_to_wire(message: Message, provider: Provider, model: str) -> dict[str, Any]:
     """One message in the Chat Completions shape."""
     if message.role in (Role.SYSTEM, Role.DEVELOPER):
@@ -108,7 +101,7 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
                 {
                     "id": c.id,
                     "type": "function",
-                    "function": {"name": c.name, "arguments": _arguments(c)},
+                    "function": {"name": c.name, "arguments": c.arguments_json()},
                     **c.extra,
                 }
                 for c in message.tool_calls
