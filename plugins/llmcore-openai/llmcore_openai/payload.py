@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from llmcore import (
@@ -28,8 +29,6 @@ def system_role(provider: Provider, model: str) -> str:
     models (OpenAI o-series and gpt-5 reject ``system`` on some endpoints)."""
     role = provider.compat.system_role
     if role == "auto":
-        import fnmatch
-
         reasoning = any(fnmatch.fnmatchcase(model, p) for p in provider.capabilities.reasoning)
         return "developer" if reasoning else "system"
     return role
