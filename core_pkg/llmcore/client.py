@@ -12,11 +12,17 @@ import concurrent.futures
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
-from llmcore.errors import ConfigurationError, LlmError, register_secret
+from llmcore.errors import (
+    ConfigurationError,
+    LlmError,
+    MalformedResponseError,
+    redact,
+    register_secret,
+)
 from llmcore.handoff import adapt_request
 from llmcore.http import HttpRequest, HttpResponse
 from llmcore.messages import Message
@@ -27,7 +33,33 @@ from llmcore.retry import call_with_retries
 from llmcore.stream import ChatStream
 from llmcore.transport import OpenResponse, Transport
 
-__all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key"]
+__all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key", "item_error"]
+
+T = TypeVar("T")
+_HTML = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _not_a_stream(opened: OpenResponse, stream_format: str) -> bool:
+    """True when a stream request got a whole JSON answer or an HTML page instead."""
+    ctype = opened.content_type
+    if ctype in _HTML:
+        return True
+    if stream_format == "ndjson":  # one JSON object is a valid NDJSON stream
+        return False
+    return ctype == "application/json" or ctype.endswith("+json")
+
+
+def item_error(index: int, exc: BaseException | None) -> LlmError:
+    """The error that holds a batch slot whose request raised something unexpected: an
+    :class:`LlmError` naming the item and the exception (type and redacted message)."""
+    if exc is None:
+        return LlmError(f"requests[{index}] produced no result")
+    err = LlmError(
+        f"requests[{index}] failed unexpectedly: {type(exc).__name__}: {redact(str(exc))}"
+    )
+    err.__cause__ = exc
+    return err
+
 
 PayloadHook = Callable[[HttpRequest, Provider], "HttpRequest | None"]
 """``on_payload(http_request, provider)``: see the request before it is sent; return a
@@ -128,36 +160,59 @@ class Client:
         for hook in (*self._on_response, *hooks):
             hook(response, self.provider)
 
+    def _deadline(self) -> float | None:
+        total = self.options.total_timeout
+        return None if total is None else time.monotonic() + total
+
     def _open(
         self,
         http_request: HttpRequest,
+        parse: Callable[[HttpResponse], T] | None,
         *,
         stream: bool,
         cancel: CancelHandle | None = None,
         response_hooks: Sequence[ResponseHook] = (),
-    ) -> tuple[OpenResponse, bytes | None]:
-        """Send with retries; return the open response (and its body when not streaming)."""
+        deadline: float | None = None,
+    ) -> tuple[OpenResponse, T | None]:
+        """Send with retries; return the open response and, unless it is a stream to read,
+        the parsed body.
 
-        def attempt() -> tuple[OpenResponse, bytes | None]:
-            opened = self._transport.send(http_request, stream=stream, cancel=cancel)
+        Parsing happens inside the attempt, so that a successful status whose body carries a
+        retryable error (``{"error": {"code": 502}}`` with 200) is retried like that status.
+        A stream request answered with a whole JSON body is parsed like a plain answer; one
+        answered with an HTML page fails with a :class:`MalformedResponseError`.
+        """
+
+        def attempt() -> tuple[OpenResponse, T | None]:
+            opened = self._transport.send(
+                http_request, stream=stream, cancel=cancel, deadline=deadline
+            )
             if opened.status >= 400:
                 body = opened.read()
                 response = HttpResponse(opened.status, opened.headers, body, opened.url)
                 self._observe(response, response_hooks)
                 raise self.plugins.parse_error(self.provider, response)
-            if stream:
+            whole = not stream or _not_a_stream(opened, http_request.stream_format)
+            if not whole:
                 self._observe(
                     HttpResponse(opened.status, opened.headers, b"", opened.url), response_hooks
                 )
                 return opened, None
             body = opened.read()
-            self._observe(
-                HttpResponse(opened.status, opened.headers, body, opened.url), response_hooks
-            )
-            return opened, body
+            response = HttpResponse(opened.status, opened.headers, body, opened.url)
+            self._observe(response, response_hooks)
+            if stream and opened.content_type in _HTML:
+                raise MalformedResponseError(
+                    f"{self.provider.name} answered a stream request with an HTML page "
+                    f"(HTTP {opened.status}), not an event stream; body starts with "
+                    f"{body[:200]!r}",
+                    status=opened.status,
+                    body=body[:200].decode("utf-8", errors="replace"),
+                )
+            return opened, (parse(response) if parse is not None else None)
 
         try:
-            return call_with_retries(attempt, self.options, cancel)
+            return call_with_retries(attempt, self.options, cancel, deadline)
         except LlmError as err:
             if err.provider is None:
                 err.provider = self.provider.name
@@ -172,12 +227,19 @@ class Client:
         on_response: ResponseHook | None = None,
     ) -> ChatCompletionResponse:
         """Send ``request`` and wait for the whole answer."""
+        deadline = self._deadline()
         request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, False)
         http_request = self._prepare(payload, _as_hooks(on_payload))
-        opened, body = self._open(http_request, stream=False, response_hooks=_as_hooks(on_response))
-        response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
-        return self.plugins.parse_response(self.provider, request, response)
+        _, parsed = self._open(
+            http_request,
+            lambda response: self.plugins.parse_response(self.provider, request, response),
+            stream=False,
+            response_hooks=_as_hooks(on_response),
+            deadline=deadline,
+        )
+        assert parsed is not None
+        return parsed
 
     def chat_completion_stream(
         self,
@@ -188,14 +250,21 @@ class Client:
         cancel: CancelHandle | None = None,
     ) -> ChatStream:
         """Start a stream; errors before the first byte (401, 404, 429...) raise here."""
+        deadline = self._deadline()
         handle = cancel or CancelHandle()
         request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, True)
         http_request = self._prepare(payload, _as_hooks(on_payload))
         opened: OpenResponse | None
+        complete: ChatCompletionResponse | None = None
         try:
-            opened, _ = self._open(
-                http_request, stream=True, cancel=handle, response_hooks=_as_hooks(on_response)
+            opened, complete = self._open(
+                http_request,
+                lambda response: self.plugins.parse_response(self.provider, request, response),
+                stream=True,
+                cancel=handle,
+                response_hooks=_as_hooks(on_response),
+                deadline=deadline,
             )
         except CancelledError:
             opened = None
@@ -206,6 +275,8 @@ class Client:
             opened=opened,
             stream_format=http_request.stream_format,
             cancel=handle,
+            complete=complete,
+            finish_grace=self.options.finish_grace,
         )
 
     def chat_completion_stream_with_cancel(
@@ -222,10 +293,16 @@ class Client:
 
     def list_models(self) -> list[ModelInfo]:
         """The provider's models (items with ``id``)."""
+        deadline = self._deadline()
         http_request = self._prepare(self.plugins.build_list_models(self.provider))
-        opened, body = self._open(http_request, stream=False)
-        response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
-        return self.plugins.parse_list_models(self.provider, response)
+        _, models = self._open(
+            http_request,
+            lambda response: self.plugins.parse_list_models(self.provider, response),
+            stream=False,
+            deadline=deadline,
+        )
+        assert models is not None
+        return models
 
     def chat_completion_batch(
         self, requests: Iterable[ChatCompletionRequest], concurrency: int | None = None
@@ -233,7 +310,8 @@ class Client:
         """Send many requests on a thread pool; results in input order, errors in place.
 
         No item is ever dropped or reordered: each slot holds the response or the
-        :class:`LlmError` of that request. ``concurrency`` defaults to the pool size.
+        :class:`LlmError` of that request, whatever it raised (bad input, a hook's bug, an
+        encoding error: see :func:`item_error`). ``concurrency`` defaults to the pool size.
         """
         items = list(requests)
         if not items:
@@ -242,16 +320,28 @@ class Client:
         results: list[ChatCompletionResponse | LlmError | None] = [None] * len(items)
 
         def run(index: int, request: ChatCompletionRequest) -> None:
-            try:
-                results[index] = self.chat_completion(request)
-            except LlmError as err:
-                results[index] = err
+            results[index] = self._batch_item(index, request)
 
         with concurrent.futures.ThreadPoolExecutor(workers, "llmcore-batch") as pool:
             futures = [pool.submit(run, i, r) for i, r in enumerate(items)]
             for future in futures:
                 future.result()
-        return [r for r in results if r is not None]
+        out: list[ChatCompletionResponse | LlmError] = []
+        for index, result in enumerate(results):
+            out.append(result if result is not None else item_error(index, None))
+        return out
+
+    def _batch_item(self, index: int, request: Any) -> ChatCompletionResponse | LlmError:
+        try:
+            if not isinstance(request, ChatCompletionRequest):
+                raise ConfigurationError(
+                    f"requests[{index}] is a {type(request).__name__}, not a ChatCompletionRequest"
+                )
+            return self.chat_completion(request)
+        except LlmError as err:
+            return err
+        except Exception as exc:
+            return item_error(index, exc)
 
     def chat_completion_batch_smart(
         self, requests: Iterable[ChatCompletionRequest]
@@ -263,13 +353,7 @@ class Client:
         """
         items = list(requests)
         if len(items) <= 2:
-            out: list[ChatCompletionResponse | LlmError] = []
-            for request in items:
-                try:
-                    out.append(self.chat_completion(request))
-                except LlmError as err:
-                    out.append(err)
-            return out
+            return [self._batch_item(i, request) for i, request in enumerate(items)]
         return self.chat_completion_batch(items)
 
     # --- lifetime ------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ onto it (``parse_error`` hook) and the transport maps ``requests``' exceptions o
      +-- ServerError                   other 5xx (retryable)
      +-- MalformedResponseError        a 2xx body or stream frame llmcore cannot read
      +-- StreamInterruptedError        the connection died mid-stream; carries the partial response
+ |    +-- StreamTimeoutError       ... because a read timed out or total_timeout expired
+ |                                 (also a RequestTimeoutError)
+ +-- RedirectError                 a redirect to another origin, not followed
      +-- UnsupportedOperationError     the provider/API cannot do what was asked
      +-- ConfigurationError            missing key, unknown provider, bad options
      +-- PluginError                   a plugin is missing, broken, or returned the wrong thing
@@ -50,9 +53,11 @@ __all__ = [
     "PermissionDeniedError",
     "PluginError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ServerError",
     "StreamInterruptedError",
+    "StreamTimeoutError",
     "UnsupportedOperationError",
     "error_for_status",
     "redact",
@@ -366,3 +371,21 @@ def error_for_status(
     else:
         cls = LlmError
     return cls(message, status=status, code=code, **kwargs)
+
+
+class RedirectError(LlmError):
+    """The server answered with a redirect that llmcore does not follow: to another origin
+    (scheme, host or port), or one that would change the method of a request with a body.
+    ``location`` is the (redacted) target, so the caller can fix ``base_url``."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
+
+
+class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
+    """A stream stopped because a read timed out or the call's ``total_timeout`` expired;
+    ``partial`` holds everything received until then. It is both a
+    :class:`StreamInterruptedError` and a :class:`RequestTimeoutError`."""

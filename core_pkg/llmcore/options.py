@@ -38,8 +38,12 @@ class ConnectionOptions:
     - ``idle_timeout``: pooled connections unused this long are dropped before the next request;
     - ``connect_timeout`` / ``read_timeout``: per attempt; ``read_timeout`` is the longest silence
       allowed between two bytes, so a long stream is fine as long as it keeps talking;
-    - ``total_timeout``: deadline for the retries of one call: no wait or new attempt starts
-      that would end after it (an attempt already running is bounded by the two timeouts);
+    - ``total_timeout``: a deadline for the whole call: every attempt, every wait between
+      attempts, the wait for the response headers and every body read, the whole of a stream
+      included. When it passes, the call raises :class:`~llmcore.errors.RequestTimeoutError`
+      (a stream raises :class:`~llmcore.errors.StreamTimeoutError`, keeping what arrived);
+    - ``finish_grace``: once a stream has delivered every finish reason, how long llmcore waits
+      for the rest (usage, the end marker) before ending the stream cleanly anyway;
     - ``proxy``: an ``http://`` or ``socks`` URL for every request (env proxies are used otherwise);
     - ``max_retries``: extra attempts for retryable errors (0 turns retries off);
     - ``backoff_initial`` / ``backoff_max``: exponential backoff with jitter between attempts;
@@ -54,6 +58,7 @@ class ConnectionOptions:
     )
     read_timeout: float | None = attrs.field(default=600.0, converter=_seconds, validator=_positive)
     total_timeout: float | None = attrs.field(default=None, converter=_seconds, validator=_positive)
+    finish_grace: float | None = attrs.field(default=1.0, converter=_seconds, validator=_positive)
     proxy: str | None = None
     max_retries: int = 2
     backoff_initial: float = attrs.field(default=0.5, converter=float)

@@ -4,8 +4,10 @@ A retryable :class:`~llmcore.errors.LlmError` (connection errors, 408, 409, 429,
 retried up to ``max_retries`` times. The wait is the server's ``retry-after-ms``/``retry-after``
 hint when there is one, else ``backoff_initial * 2**n`` (capped at ``backoff_max``) with full
 jitter. A hint longer than ``max_retry_after`` is not waited for: the error is raised at once
-(its ``retry_after`` says how long the server asked for). ``total_timeout`` is a deadline for
-all attempts and waits together. Waits end early when the call is cancelled.
+(its ``retry_after`` says how long the server asked for). The call's deadline (from
+``total_timeout``) bounds attempts and waits together: no wait starts that would end after it,
+and the transport interrupts an attempt that is still running when it passes. Waits end early
+when the call is cancelled.
 """
 
 from __future__ import annotations
@@ -50,13 +52,30 @@ def _wait(options: ConnectionOptions) -> Callable[[tenacity.RetryCallState], flo
     return wait
 
 
+class _StopAt(tenacity.stop.stop_base):
+    """Stop when the next wait would end after the call's deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+
+
 def call_with_retries(
-    fn: Callable[[], T], options: ConnectionOptions, cancel: CancelHandle | None = None
+    fn: Callable[[], T],
+    options: ConnectionOptions,
+    cancel: CancelHandle | None = None,
+    deadline: float | None = None,
 ) -> T:
-    """Run ``fn`` until it succeeds, fails for good, or retries/deadline run out."""
+    """Run ``fn`` until it succeeds, fails for good, or retries/deadline run out.
+
+    ``deadline`` is a ``time.monotonic()`` instant (the client derives it from
+    ``total_timeout`` when the call starts).
+    """
     stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(options.max_retries + 1)
-    if options.total_timeout is not None:
-        stop = stop | tenacity.stop_before_delay(options.total_timeout)
+    if deadline is not None:
+        stop = stop | _StopAt(deadline)
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None

@@ -8,10 +8,14 @@ send path (framing, parsing, cancellation) as real HTTP.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import socket
 import threading
 import time
+import urllib.parse
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -23,11 +27,17 @@ import urllib3.connectionpool
 import urllib3.exceptions
 
 from llmcore.cancel import CancelHandle, CancelledError
-from llmcore.errors import ApiConnectionError, LlmError, RequestTimeoutError, redact
+from llmcore.errors import (
+    ApiConnectionError,
+    LlmError,
+    RedirectError,
+    RequestTimeoutError,
+    redact,
+)
 from llmcore.http import HttpRequest, mask_headers
 from llmcore.options import ConnectionOptions
 
-__all__ = ["MemoryResponse", "OpenResponse", "Transport", "register_memory_scheme"]
+__all__ = ["Lease", "MemoryResponse", "OpenResponse", "Transport", "register_memory_scheme"]
 
 log = logging.getLogger("llmcore")
 
@@ -50,28 +60,164 @@ def register_memory_scheme(scheme: str, handler: MemoryHandler) -> None:
     _memory_schemes[scheme] = handler
 
 
+def _timeout_in(exc: BaseException | None) -> bool:
+    """True when ``exc`` is, or wraps, a read/connect timeout (requests wraps urllib3's
+    ``ReadTimeoutError`` in a ``ConnectionError`` when it happens mid-body)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.Timeout,
+                urllib3.exceptions.TimeoutError,
+                socket.timeout,
+                TimeoutError,
+            ),
+        ):
+            return True
+        inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        exc = inner or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def _map_exception(exc: BaseException, what: str) -> LlmError:
     detail = redact(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return RequestTimeoutError(f"connect timed out {what}: {detail}")
-    if isinstance(exc, (requests.exceptions.ReadTimeout, socket.timeout, TimeoutError)):
-        return RequestTimeoutError(f"read timed out {what}: {detail}")
-    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+    if _timeout_in(exc):
         return RequestTimeoutError(f"read timed out {what}: {detail}")
     return ApiConnectionError(f"connection failed {what}: {detail}")
+
+
+def _deadline_error(what: str) -> RequestTimeoutError:
+    err = RequestTimeoutError(f"the call's total_timeout expired {what}")
+    err.should_retry = False  # a deadline that passed cannot be met by trying again
+    return err
 
 
 _BODY_ERRORS = (
     requests.exceptions.RequestException,
     urllib3.exceptions.HTTPError,
     OSError,
-    ValueError,  # "I/O operation on closed file" after a cancel
+    ValueError,  # "I/O operation on closed file" after an interrupt
     AttributeError,  # urllib3 reading from a connection that was torn down
 )
 
 
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class Lease:
+    """One attempt's hold on one connection, shared with the threads that may interrupt it.
+
+    A cancel or an expired deadline (other threads) may only *shut the socket down*, and only
+    while the attempt still holds the connection; everything else (closing, returning it to the
+    pool) is done by the thread that owns the response. The pool calls :meth:`finish` before it
+    takes a connection back, under the same lock as :meth:`interrupt`, so a late cancel can
+    never reach a socket that already serves another request, and an interrupted connection is
+    closed instead of being pooled. The lease holds its socket weakly: a cancel handle that
+    outlives its call keeps no socket open.
+    """
+
+    __slots__ = ("_done", "_lock", "_sock", "reason")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: weakref.ref[socket.socket] | None = None
+        self._done = False
+        self.reason: str | None = None  # "cancelled" or "deadline" once interrupted
+
+    @property
+    def done(self) -> bool:
+        """True once the attempt gave its connection up."""
+        return self._done
+
+    def attach(self, sock: socket.socket) -> None:
+        """The attempt now uses ``sock`` (a new or a pooled connection)."""
+        with self._lock:
+            if self._done:
+                return
+            self._sock = weakref.ref(sock)
+            if self.reason is not None:
+                _shutdown(sock)
+
+    def interrupt(self, reason: str = "cancelled") -> None:
+        """From any thread: make a blocked read return now (first reason wins)."""
+        with self._lock:
+            if self._done or self.reason is not None:
+                return
+            self.reason = reason
+            sock = self._sock() if self._sock is not None else None
+            if sock is not None:
+                _shutdown(sock)
+
+    def cancel(self) -> None:
+        """:meth:`interrupt` for a cancel handle (one bound method, so it can be discarded)."""
+        self.interrupt("cancelled")
+
+    def finish(self) -> bool:
+        """The attempt gives the connection up; True when it may be reused."""
+        with self._lock:
+            self._done = True
+            self._sock = None
+            return self.reason is None
+
+
+class _Watchdog:
+    """One daemon thread that interrupts leases whose call deadline passed.
+
+    Socket timeouts bound each read; only a watchdog bounds a server that trickles a byte at a
+    time or sends keep-alive comments forever. Finished leases are skipped and compacted away.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Lease]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pushes = 0
+
+    def schedule(self, when: float, lease: Lease) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._seq), lease))
+            self._pushes += 1
+            if self._pushes % 256 == 0:
+                self._heap = [e for e in self._heap if not e[2].done]
+                heapq.heapify(self._heap)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="llmcore-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap and self._heap[0][2] is lease:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].done:
+                        heapq.heappop(self._heap)
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        lease = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            lease.interrupt("deadline")
+
+
+_watchdog = _Watchdog()
+
+
 class OpenResponse:
-    """A response whose headers have arrived and whose body is still to be read."""
+    """A response whose headers have arrived and whose body is still to be read.
+
+    Only the thread that reads it may close or release it; other threads interrupt it through
+    its :class:`Lease` (the cancel handle and the deadline watchdog do).
+    """
 
     def __init__(
         self,
@@ -79,18 +225,33 @@ class OpenResponse:
         headers: dict[str, str],
         chunks: Iterator[bytes],
         close: Callable[[], None],
-        abort: Callable[[], None],
         url: str,
         sock: socket.socket | None = None,
+        lease: Lease | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.url = url
+        self.lease = lease or Lease()
         self._chunks = chunks
         self._close = close
-        self._abort = abort
         self._sock = sock
+        self._on_close = on_close
         self.closed = False
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower-cased, without parameters (``""`` when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def failure(self, exc: BaseException, what: str) -> BaseException:
+        """The error a failed read becomes: a cancel, an expired deadline, or a mapped error."""
+        if self.lease.reason == "cancelled":
+            return CancelledError()
+        if self.lease.reason == "deadline":
+            return _deadline_error(what)
+        return _map_exception(exc, what)
 
     def iter_bytes(self) -> Iterator[bytes]:
         """Body bytes as they arrive; errors become :class:`ApiConnectionError` / timeouts."""
@@ -99,7 +260,9 @@ class OpenResponse:
                 if chunk:
                     yield chunk
         except _BODY_ERRORS as exc:
-            raise _map_exception(exc, "while reading the response body") from exc
+            raise self.failure(exc, "while reading the response body") from exc
+        if self.lease.reason is not None:  # a shut-down socket may read as a clean end
+            raise self.failure(ConnectionAbortedError(), "while reading the response body")
 
     def read(self) -> bytes:
         """The whole body."""
@@ -108,14 +271,27 @@ class OpenResponse:
         finally:
             self.close()
 
+    def set_read_timeout(self, seconds: float) -> None:
+        """Change the socket timeout of the reads still to come (the reading thread only)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.settimeout(seconds)
+
     def close(self) -> None:
-        """Release the connection (back to the pool when the body was fully read)."""
-        if not self.closed:
-            self.closed = True
-            try:
-                self._close()
-            except Exception:
-                pass
+        """Release the connection (back to the pool only when the body was fully read and the
+        attempt was not interrupted)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._close()
+        except Exception:
+            pass
+        finally:
+            self.lease.finish()
+            self._sock = None
+            if self._on_close is not None:
+                self._on_close()
 
     def release(self, *, max_bytes: int = 65536, timeout: float = 0.05) -> None:
         """Finish a body whose payload is complete (after ``[DONE]``): read what is left,
@@ -126,10 +302,8 @@ class OpenResponse:
         """
         if self.closed:
             return
-        old = self._sock.gettimeout() if self._sock is not None else None
         try:
-            if self._sock is not None:
-                self._sock.settimeout(timeout)
+            self.set_read_timeout(timeout)
             drained = 0
             for chunk in self._chunks:
                 drained += len(chunk)
@@ -137,20 +311,12 @@ class OpenResponse:
                     break
         except Exception:
             pass
-        finally:
-            if self._sock is not None:
-                try:
-                    self._sock.settimeout(old)
-                except OSError:
-                    pass
         self.close()
 
     def abort(self) -> None:
-        """Tear the connection down now, from any thread: a blocked read returns at once."""
-        try:
-            self._abort()
-        finally:
-            self.close()
+        """Interrupt and close, from the reading thread."""
+        self.lease.interrupt("cancelled")
+        self.close()
 
 
 def _socket_of(resp: requests.Response) -> socket.socket | None:
@@ -188,55 +354,88 @@ def _body_chunks(resp: requests.Response, stream: bool) -> Iterator[bytes]:
     return arrivals()
 
 
-# --- cancelling a request that is still waiting for its response headers ---------------------
-# The socket of a request only becomes visible once ``session.request`` returns. To let a cancel
-# interrupt the wait for the headers, connections announce their socket, while a request runs, to
-# the cancel handle of the thread that sends it.
+# --- leases on pooled connections --------------------------------------------------------------
+# The socket of a request only becomes visible once ``session.request`` returns. So that a cancel
+# or a deadline can interrupt the wait for the response headers too, connections attach their
+# socket, while a request runs, to the lease of the thread that sends it; the pool finishes the
+# lease before it takes the connection back.
 _inflight = threading.local()
 
 
-def _announce(conn: urllib3.connection.HTTPConnection) -> None:
-    handle: CancelHandle | None = getattr(_inflight, "handle", None)
+def _attach(conn: urllib3.connection.HTTPConnection) -> None:
+    lease: Lease | None = getattr(_inflight, "lease", None)
     sock = conn.sock
-    if handle is None or sock is None:
+    if lease is None or sock is None:
         return
-
-    def shut() -> None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    _inflight.closers.append(shut)
-    handle.on_cancel(shut)
+    conn._llmcore_lease = lease  # type: ignore[attr-defined]
+    lease.attach(sock)
 
 
-class _AnnouncingHTTPConnection(urllib3.connection.HTTPConnection):
+class _LeasedHTTPConnection(urllib3.connection.HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        _announce(self)
+        _attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:  # a pooled connection: connect() is not called again
-            _announce(self)
+            _attach(self)
         super().request(*args, **kwargs)
 
 
-class _AnnouncingHTTPSConnection(urllib3.connection.HTTPSConnection):
+class _LeasedHTTPSConnection(urllib3.connection.HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        _announce(self)
+        _attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:
-            _announce(self)
+            _attach(self)
         super().request(*args, **kwargs)
 
 
+def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> None:
+    lease: Lease | None = getattr(conn, "_llmcore_lease", None)
+    if lease is not None:
+        conn._llmcore_lease = None
+        if not lease.finish():  # interrupted: its socket is shut down, never pool it
+            conn.close()
+
+
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _AnnouncingHTTPConnection
+    ConnectionCls = _LeasedHTTPConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _put_leased(self, conn)
+        super()._put_conn(conn)
 
 
 class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _AnnouncingHTTPSConnection
+    ConnectionCls = _LeasedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _put_leased(self, conn)
+        super()._put_conn(conn)
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _redirect_target(request: HttpRequest, status: int, location: str) -> str | None:
+    """Where a redirect may be followed, or None: only within the request's origin, and for a
+    request with a body only when the method is kept (307/308)."""
+    target = urllib.parse.urljoin(request.url, location)
+    if _origin(target) != _origin(request.url):
+        return None
+    if request.method.upper() not in {"GET", "HEAD"} and status not in {307, 308}:
+        return None
+    return target
 
 
 class Transport:
@@ -251,8 +450,9 @@ class Transport:
         self._adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.session.mount("https://", self._adapter)
         self.session.mount("http://", self._adapter)
-        if options.proxy:
-            self.session.proxies = {"http": options.proxy, "https": options.proxy}
+        # An explicit proxy is passed with every request: requests lets proxy environment
+        # variables override ``Session.proxies``, but never a request's own ``proxies``.
+        self._proxies = {"http": options.proxy, "https": options.proxy} if options.proxy else None
         self._last_used = time.monotonic()
         self._lock = threading.Lock()
 
@@ -267,16 +467,71 @@ class Transport:
                 )
             self._last_used = now
 
+    def _timeouts(self, deadline: float | None) -> tuple[float | None, float | None]:
+        connect, read = self.options.connect_timeout, self.options.read_timeout
+        if deadline is None:
+            return connect, read
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _deadline_error("before the request was sent")
+        return (
+            remaining if connect is None else min(connect, remaining),
+            remaining if read is None else min(read, remaining),
+        )
+
     def send(
-        self, request: HttpRequest, *, stream: bool, cancel: CancelHandle | None = None
+        self,
+        request: HttpRequest,
+        *,
+        stream: bool,
+        cancel: CancelHandle | None = None,
+        deadline: float | None = None,
     ) -> OpenResponse:
-        """Send ``request`` and return once the status and headers have arrived."""
+        """Send ``request`` and return once the status and headers have arrived.
+
+        ``deadline`` is a ``time.monotonic()`` instant that bounds everything this response
+        does, body reads included. Redirects are followed only within the request's origin
+        (and for requests with a body only when 307/308 keep the method); any other redirect
+        raises :class:`RedirectError`, so credentials and prompts never go to another host.
+        """
         if cancel is not None:
             cancel.check()
         scheme = request.url.split(":", 1)[0]
         if scheme in _memory_schemes:
             return self._send_memory(request, cancel)
         self._drop_idle()
+        for _ in range(_MAX_REDIRECTS + 1):
+            opened = self._send_once(request, stream=stream, cancel=cancel, deadline=deadline)
+            location = opened.headers.get("location")
+            if opened.status not in _REDIRECTS or not location:
+                return opened
+            opened.close()
+            target = _redirect_target(request, opened.status, location)
+            if target is None:
+                shown = redact(urllib.parse.urljoin(request.url, location))
+                raise RedirectError(
+                    f"the server redirected {request.method} {redact(request.url)} to {shown}"
+                    " (another origin, or a method change); llmcore does not follow it so that"
+                    " neither credentials nor the request body leave the configured host."
+                    " Set base_url to the new address if it is right",
+                    status=opened.status,
+                    location=shown,
+                )
+            log.debug("llmcore: following %s redirect to %s", opened.status, redact(target))
+            request = attrs.evolve(request, url=target)
+        raise RedirectError(
+            f"more than {_MAX_REDIRECTS} redirects for {redact(request.url)}", status=None
+        )
+
+    def _send_once(
+        self,
+        request: HttpRequest,
+        *,
+        stream: bool,
+        cancel: CancelHandle | None,
+        deadline: float | None,
+    ) -> OpenResponse:
+        timeouts = self._timeouts(deadline)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "llmcore: %s %s headers=%s",
@@ -284,7 +539,12 @@ class Transport:
                 request.url,
                 mask_headers(request.headers),
             )
-        _inflight.handle, _inflight.closers = cancel, []
+        lease = Lease()
+        if deadline is not None:
+            _watchdog.schedule(deadline, lease)
+        if cancel is not None:
+            cancel.on_cancel(lease.cancel)
+        _inflight.lease = lease
         try:
             resp = self.session.request(
                 request.method,
@@ -294,36 +554,38 @@ class Transport:
                 json=request.json if request.body is None else None,
                 data=request.body,
                 stream=True,
-                timeout=(self.options.connect_timeout, self.options.read_timeout),
+                timeout=timeouts,
+                allow_redirects=False,
+                proxies=self._proxies,
             )
         except requests.exceptions.RequestException as exc:
-            if cancel is not None and cancel.cancelled:
-                raise CancelledError() from exc
-            raise _map_exception(exc, f"to {request.url}") from exc
-        finally:
+            lease.finish()
             if cancel is not None:
-                for shut in _inflight.closers:
-                    cancel.discard(shut)  # the stream registers its own closer from here on
-            _inflight.handle, _inflight.closers = None, []
+                cancel.discard(lease.cancel)
+            failure: BaseException
+            if lease.reason == "cancelled" or (cancel is not None and cancel.cancelled):
+                failure = CancelledError()
+            elif lease.reason == "deadline":
+                failure = _deadline_error(f"waiting for the response from {request.url}")
+            else:
+                failure = _map_exception(exc, f"to {request.url}")
+            raise failure from exc
+        finally:
+            _inflight.lease = None
 
-        sock = _socket_of(resp)
-
-        def abort() -> None:
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            resp.close()
+        def forget() -> None:
+            if cancel is not None:
+                cancel.discard(lease.cancel)
 
         opened = OpenResponse(
             resp.status_code,
             dict(resp.headers),
             _body_chunks(resp, stream),
             resp.close,
-            abort,
             request.url,
-            sock,
+            _socket_of(resp),
+            lease,
+            forget,
         )
         log.debug("llmcore: <- %s %s", resp.status_code, request.url)
         return opened
@@ -332,17 +594,30 @@ class Transport:
         handler = _memory_schemes[request.url.split(":", 1)[0]]
         answer = handler(request, cancel)
         chunks = iter(answer.chunks)
-        stop = threading.Event()
+        lease = Lease()
+        if cancel is not None:
+            cancel.on_cancel(lease.cancel)
 
         def guarded() -> Iterator[bytes]:
             for chunk in chunks:
-                if stop.is_set():
+                if lease.reason is not None:
                     raise ConnectionAbortedError("connection closed by the client")
                 yield chunk
 
+        def forget() -> None:
+            if cancel is not None:
+                cancel.discard(lease.cancel)
+
         close = getattr(chunks, "close", lambda: None)
         return OpenResponse(
-            answer.status, dict(answer.headers), guarded(), close, stop.set, request.url
+            answer.status,
+            dict(answer.headers),
+            guarded(),
+            close,
+            request.url,
+            None,
+            lease,
+            forget,
         )
 
     def close(self) -> None:
