@@ -83,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for i, piece in enumerate(pieces + [None]):
+            for i, piece in enumerate([*pieces, None]):
                 delta = {"content": piece} if piece is not None else {}
                 finish = None if piece is not None else "stop"
                 event = {
