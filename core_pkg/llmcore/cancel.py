@@ -15,8 +15,11 @@ class CancelledError(Exception):
 class CancelHandle:
     """Cancels one call. ``cancel()`` is thread-safe, idempotent and returns immediately.
 
-    It closes the call's connection (so a blocked read returns at once) and makes any retry wait
-    end early; the stream then ends normally with stop reason ``aborted``.
+    It shuts the call's connection down (so a blocked read, or the wait for the response
+    headers, returns at once) and makes any retry wait end early; the stream then ends normally
+    with stop reason ``aborted``. It reaches only its own call: the connection it interrupts is
+    discarded instead of pooled, and once the call has ended, ``cancel()`` does nothing. The
+    handle holds no socket, so keeping it after the call keeps no connection open.
     """
 
     def __init__(self) -> None:
@@ -30,7 +33,7 @@ class CancelHandle:
         return self._event.is_set()
 
     def cancel(self) -> None:
-        """Stop the call: close its connection now."""
+        """Stop the call: interrupt its connection now."""
         with self._lock:
             self._event.set()
             closers, self._closers = self._closers, []
