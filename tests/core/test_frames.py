@@ -7,6 +7,7 @@ small pieces, because a decoder that only works on whole lines is wrong in produ
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -194,9 +195,7 @@ def test_sse_llama_cpp_error_field_is_an_error_frame() -> None:
     body = b"data: {}\n\nerror: " + error + b"\n\n"
     assert sse(body) == [Frame("{}"), Frame(error.decode(), event="error")]
     # event: error with data: stays an ordinary error frame.
-    assert sse(b"event: error\ndata: " + error + b"\n\n") == [
-        Frame(error.decode(), event="error")
-    ]
+    assert sse(b"event: error\ndata: " + error + b"\n\n") == [Frame(error.decode(), event="error")]
     # The leniency at end of stream applies to it as well (complete line, no blank line).
     assert sse(b"error: " + error + b"\n") == [Frame(error.decode(), event="error")]
 
@@ -204,17 +203,15 @@ def test_sse_llama_cpp_error_field_is_an_error_frame() -> None:
 # --- SSE: UTF-8 --------------------------------------------------------------------------------
 
 
-def test_sse_invalid_utf8_is_replaced_and_the_stream_goes_on() -> None:
+def test_sse_invalid_utf8_is_replaced_and_split_characters_are_reassembled() -> None:
     body = b"data: a\xffb\n\ndata: \xc3(\n\ndata: \xe2\x82\n\ndata: after\n\n"
     assert datas(sse(body)) == ["a\ufffdb", "\ufffd(", "\ufffd", "after"]
     # A truncated character at the very end of the stream is replaced too.
     assert sse(b"data: ok\n\ndata: \xf0\x9f\n") == [Frame("ok"), Frame("\ufffd")]
-
-
-def test_sse_multibyte_characters_split_between_chunks_are_reassembled() -> None:
+    # Valid characters cut anywhere (sse() splits at every byte) come out whole.
     text = "héllo ✓ 你好 🎉"
-    body = f"event: é\nid: 🎉\ndata: {text}\n\n".encode()
-    assert sse(body) == [Frame(text, event="é", id="🎉")]
+    body = f"event: é\nid: 🎉\ndata: {text}\n\n".encode() + b"data: \xff" + text.encode() + b"\n\n"
+    assert sse(body) == [Frame(text, event="é", id="🎉"), Frame("\ufffd" + text, id="🎉")]
 
 
 # --- SSE: end of stream ------------------------------------------------------------------------
@@ -302,7 +299,7 @@ def sse_streams(draw: Any) -> tuple[bytes, list[Frame]]:
 def split_points(draw: Any, body: bytes) -> list[bytes]:
     cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=12)))
     bounds = [0, *cuts, len(body)]
-    return [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [body[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -317,8 +314,25 @@ def test_property_any_split_of_a_valid_sse_stream_gives_the_same_frames(data: An
 
 _WIRE_BYTES = st.lists(
     st.sampled_from(
-        [b"\r", b"\n", b"\r\n", b":", b" ", b"data", b"event", b"id", b"error", b"retry",
-         b"x", b"\x00", b"\xff", b"\xe2\x82", b"\xac", b"\xef\xbb\xbf", "é🎉".encode()]
+        [
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b":",
+            b" ",
+            b"data",
+            b"event",
+            b"id",
+            b"error",
+            b"retry",
+            b"x",
+            b"\x00",
+            b"\xff",
+            b"\xe2\x82",
+            b"\xac",
+            b"\xef\xbb\xbf",
+            "é🎉".encode(),
+        ]
     ),
     max_size=40,
 ).map(b"".join)
@@ -418,27 +432,19 @@ def test_every_byte_is_decoded_once_and_every_character_scanned_once(
 # --- NDJSON ------------------------------------------------------------------------------------
 
 
-def test_ndjson_blank_and_whitespace_lines_are_skipped_and_crlf_works() -> None:
-    body = b'{"a": 1}\r\n\r\n\n  \t \n{"b": 2}\n \r\n\t{"c": 3} \r\n'
-    assert datas(ndjson(body)) == ['{"a": 1}', '{"b": 2}', '{"c": 3}']
-
-
-def test_ndjson_last_line_without_newline_and_bom() -> None:
-    assert datas(ndjson(b'{"a": 1}\n{"b": 2}')) == ['{"a": 1}', '{"b": 2}']
-    assert datas(ndjson(BOM + b'{"a": 1}\n')) == ['{"a": 1}']
+def test_ndjson_blank_lines_crlf_bom_and_a_last_line_without_newline() -> None:
+    body = BOM + b'{"a": 1}\r\n\r\n\n  \t \n{"b": 2}\n \r\n\t{"c": 3} \r\n{"d": 4}'
+    assert datas(ndjson(body)) == ['{"a": 1}', '{"b": 2}', '{"c": 3}', '{"d": 4}']
     assert datas(ndjson(b'{"a": 1}\n   ')) == ['{"a": 1}']
     assert ndjson(b"") == []
+    # A bare CR is JSON whitespace, not a line end: the document stays whole.
+    assert datas(ndjson(BOM + b'{"a":\r 1}\n')) == ['{"a":\r 1}']
 
 
 def test_ndjson_invalid_utf8_is_replaced_and_split_characters_are_reassembled() -> None:
     body = '{"t": "héllo ✓ 🎉"}\n'.encode() + b'{"t": "\xff"}\n{"t": "ok"}\n'
     assert datas(ndjson(body)) == ['{"t": "héllo ✓ 🎉"}', '{"t": "\ufffd"}', '{"t": "ok"}']
     assert [f.json() for f in ndjson(body)][-1] == {"t": "ok"}
-
-
-def test_ndjson_only_lf_ends_a_line() -> None:
-    # A bare CR is JSON whitespace, not a line end: the document stays whole.
-    assert datas(ndjson(b'{"a":\r 1}\n')) == ['{"a":\r 1}']
 
 
 def test_decode_frames_dispatches_on_the_format() -> None:
