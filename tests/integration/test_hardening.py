@@ -446,3 +446,19 @@ def test_batch_keeps_every_slot_whatever_one_item_raises(
     assert "requests[1]" in str(results[1])
     assert isinstance(results[2], LlmError) and "requests[2]" in str(results[2])
     assert len(loopback_server.requests) == 2
+
+
+def test_llamacpp_error_field_surfaces_the_servers_message(
+    loopback_server: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    events: list[str | bytes] = [
+        chunk("", role="assistant"),
+        b'error: {"code":500,"message":"the context is full","type":"server_error"}\n\n',
+    ]
+    loopback_server.add("POST", PATH, Reply.sse(events))
+    client = make_client()
+    stream = client.chat_completion_stream(REQ)
+    with pytest.raises(ServerError) as caught:
+        stream.until_done()
+    assert "the context is full" in str(caught.value)
+    assert caught.value.status == 500

@@ -13,7 +13,7 @@ ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 # Dependencies first (from the index), then our wheels strictly from the local folder.
-"$PY" -m pip install -q requests pluggy attrs cattrs sseclient-py tenacity jsonschema
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
 "$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-openai
 cd "$WORK"   # away from the source tree, so the installed wheels are what gets imported
 "$PY" - <<'PY'
