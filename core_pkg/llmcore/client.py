@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
-from llmcore.errors import ConfigurationError, LlmError, register_secret
+from llmcore.errors import ConfigurationError, LlmError, register_secret, scrubbed
 from llmcore.handoff import adapt_request
 from llmcore.http import HttpRequest, HttpResponse
 from llmcore.messages import Message
@@ -26,6 +28,7 @@ from llmcore.providers import Provider, Secret
 from llmcore.retry import call_with_retries
 from llmcore.stream import ChatStream
 from llmcore.transport import OpenResponse, Transport
+from llmcore.urls import apply_base_url
 
 __all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key"]
 
@@ -79,6 +82,10 @@ class Client:
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
         self.provider = resolved.with_base_url(base_url)
+        has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
+        self.provider, self._url_params, self._url_headers = apply_base_url(
+            self.provider, has_key=has_key
+        )
         self.options = options or ConnectionOptions()
         self._credential = self._resolve_key(api_key)
         self._transport = Transport(self.options)
@@ -114,11 +121,14 @@ class Client:
 
     # --- the send path -----------------------------------------------------------------------
     def _prepare(self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()) -> HttpRequest:
+        if self._url_params:  # the base URL's query string; the plugin's own params win
+            params = {**self._url_params, **http_request.params}
+            http_request = attrs.evolve(http_request, params=params)
         for hook in (*self._on_payload, *hooks):
             replaced = hook(http_request, self.provider)
             if replaced is not None:
                 http_request = replaced
-        defaults = {**self.provider.headers, **self.options.default_headers}
+        defaults = {**self._url_headers, **self.provider.headers, **self.options.default_headers}
         if defaults:
             missing = {k: v for k, v in defaults.items() if http_request.header(k) is None}
             http_request = http_request.with_headers(missing)
@@ -164,6 +174,7 @@ class Client:
             raise
 
     # --- public API ----------------------------------------------------------------------------
+    @scrubbed
     def chat_completion(
         self,
         request: ChatCompletionRequest,
@@ -179,6 +190,7 @@ class Client:
         response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
         return self.plugins.parse_response(self.provider, request, response)
 
+    @scrubbed
     def chat_completion_stream(
         self,
         request: ChatCompletionRequest,
@@ -215,11 +227,13 @@ class Client:
         stream = self.chat_completion_stream(request, **kwargs)
         return stream, stream.cancel_handle
 
+    @scrubbed
     def quick_chat_text(self, model: str, prompt: str, **options: Any) -> str:
         """One user prompt in, the answer's text out."""
         request = ChatCompletionRequest(model, [Message.user(prompt)], **options)
         return self.chat_completion(request).text()
 
+    @scrubbed
     def list_models(self) -> list[ModelInfo]:
         """The provider's models (items with ``id``)."""
         http_request = self._prepare(self.plugins.build_list_models(self.provider))
@@ -227,6 +241,7 @@ class Client:
         response = HttpResponse(opened.status, opened.headers, body or b"", opened.url)
         return self.plugins.parse_list_models(self.provider, response)
 
+    @scrubbed
     def chat_completion_batch(
         self, requests: Iterable[ChatCompletionRequest], concurrency: int | None = None
     ) -> list[ChatCompletionResponse | LlmError]:
@@ -253,6 +268,7 @@ class Client:
                 future.result()
         return [r for r in results if r is not None]
 
+    @scrubbed
     def chat_completion_batch_smart(
         self, requests: Iterable[ChatCompletionRequest]
     ) -> list[ChatCompletionResponse | LlmError]:

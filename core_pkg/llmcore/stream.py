@@ -26,6 +26,8 @@ from llmcore.errors import (
     LlmError,
     RequestTimeoutError,
     StreamInterruptedError,
+    scrub_chain,
+    scrubbed,
 )
 from llmcore.frames import decode_frames
 from llmcore.messages import Message, Role
@@ -163,6 +165,7 @@ class ChatStream:
     def __iter__(self) -> ChatStream:
         return self
 
+    @scrubbed
     def __next__(self) -> ChatCompletionChunk:
         return next(self._steps)[0]
 
@@ -175,8 +178,8 @@ class ChatStream:
         try:
             for _chunk, events in self._steps:
                 yield from events
-        except LlmError:
-            pass
+        except LlmError as err:  # the ErrorEvent below carries it: make its chain safe
+            scrub_chain(err)
         yield from self._tail
 
     # --- results and lifetime ----------------------------------------------------------------
@@ -185,12 +188,14 @@ class ChatStream:
         """The accumulated answer: final after the end, partial before."""
         return self._final if self._final is not None else self._acc.response()
 
+    @scrubbed
     def until_done(self) -> ChatCompletionResponse:
         """Consume the rest of the stream and return the final response."""
         for _ in self._steps:
             pass
         return self.response
 
+    @scrubbed
     def text(self) -> str:
         """Consume the stream and return the full text."""
         return self.until_done().text()
