@@ -84,12 +84,14 @@ _secrets_re: re.Pattern[str] | None = None
 def register_secret(value: str) -> None:
     """Remember ``value`` so that :func:`redact` removes it from any text (min. 6 chars)."""
     global _secrets_re
-    if len(value) < 6:
+    # A key pasted with a stray newline or space shows up without it in most texts.
+    values = {v for v in (value, value.strip()) if len(v) >= 6}
+    if not values:
         return
     with _secrets_lock:
-        if value in _secrets:
+        if values <= _secrets:
             return
-        _secrets.add(value)
+        _secrets.update(values)
         ordered = sorted(_secrets, key=len, reverse=True)  # longest first: no partial masks
         _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
 

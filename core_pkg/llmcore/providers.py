@@ -64,8 +64,8 @@ def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
-def _url_repr(url: str) -> str:
-    return repr(redact(url))
+def _url_repr(text: str) -> str:
+    return repr(redact(text))
 
 
 def _headers_repr(headers: Mapping[str, str]) -> str:
@@ -140,7 +140,7 @@ class Provider:
     compat: Compat = attrs.field(factory=Compat)
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     distribution: str | None = None
-    description: str = ""
+    description: str = attrs.field(default="", repr=_url_repr)
 
     def with_base_url(self, base_url: str | None) -> Provider:
         """A copy pointing at ``base_url`` (unchanged when None)."""

@@ -90,4 +90,6 @@ def apply_base_url(
                 provider=provider.name,
             )
         headers["Authorization"] = authorization
-    return provider.evolve(base_url=base.url), base.params, headers
+    # A description may quote the base URL (``"server at https://u:p@host"``).
+    clean = provider.evolve(base_url=base.url, description=redact(provider.description))
+    return clean, base.params, headers
