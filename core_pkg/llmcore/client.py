@@ -128,10 +128,13 @@ class Client:
             replaced = hook(http_request, self.provider)
             if replaced is not None:
                 http_request = replaced
-        defaults = {**self._url_headers, **self.provider.headers, **self.options.default_headers}
+        defaults = {**self.provider.headers, **self.options.default_headers}
         if defaults:
             missing = {k: v for k, v in defaults.items() if http_request.header(k) is None}
             http_request = http_request.with_headers(missing)
+        if self._url_headers:  # Basic auth from the base URL's userinfo; explicit headers win
+            basic = {k: v for k, v in self._url_headers.items() if http_request.header(k) is None}
+            http_request = http_request.with_headers(basic)
         return self.plugins.authenticate(self.provider, http_request, self._credential, time.time())
 
     def _observe(self, response: HttpResponse, hooks: Sequence[ResponseHook] = ()) -> None:

@@ -98,9 +98,8 @@ def register_secret(value: str) -> None:
 
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-~+/=]{8,}")
 _KEYLIKE = re.compile(r"\b(sk-(?:ant-)?[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]{12,}")
-# ``scheme://user:password@host``: everything between ``://`` and the last ``@`` of the
-# authority is userinfo.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#@'\"<>]+@")
+# ``scheme://user:password@host``: what lies between ``://`` and an ``@`` of the authority.
+_USERINFO = re.compile(r"://[^\s/?#@'\"<>]+@")
 
 CREDENTIAL_PARAMS = frozenset(
     {
@@ -130,13 +129,35 @@ CREDENTIAL_PARAMS = frozenset(
 )
 """Query parameter names (lower case) whose values :func:`redact` masks."""
 
-# ``name=value`` for those names, as in a query string (``?key=...&sig=...``) or a log line; the
-# name must not continue a longer word (``max_tokens=`` is left alone).
-_CREDENTIAL_PARAM = re.compile(
-    r"(?i)(?<![\w\-])("
-    + "|".join(re.escape(n) for n in sorted(CREDENTIAL_PARAMS, key=len, reverse=True))
-    + r")=(?!\*\*\*\*)[^&#\s'\"<>),;]+"
-)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_LONGEST_NAME = max(len(n) for n in CREDENTIAL_PARAMS)
+_PARAM_VALUE = re.compile(r"[^&#\s'\"<>),;]+")
+
+
+def _mask_credential_params(text: str) -> str:
+    """Mask ``value`` in ``name=value`` for credential names, as in a query string
+    (``?key=...&sig=...``) or a log line. The name must not continue a longer word
+    (``max_tokens=`` is left alone). Driven by ``str.find("=")``: linear, no regex scan."""
+    pieces: list[str] = []
+    last = 0
+    pos = text.find("=")
+    while pos != -1:
+        start, limit = pos, max(0, pos - _LONGEST_NAME - 1)
+        while start > limit and text[start - 1] in _NAME_CHARS:
+            start -= 1
+        whole_word = start == 0 or text[start - 1] not in _NAME_CHARS
+        if whole_word and text[start:pos].lower() in CREDENTIAL_PARAMS:
+            value = _PARAM_VALUE.match(text, pos + 1)
+            if value is not None and value.group() != "****":
+                pieces += [text[last : pos + 1], "****"]
+                last = value.end()
+                pos = text.find("=", last)
+                continue
+        pos = text.find("=", pos + 1)
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def is_credential_param(name: str) -> bool:
@@ -159,9 +180,9 @@ def redact(text: str) -> str:
     if "sk-" in text:
         text = _KEYLIKE.sub(r"\1****", text)
     if "@" in text and "://" in text:
-        text = _USERINFO.sub(r"\1****@", text)
+        text = _USERINFO.sub("://****@", text)
     if "=" in text:
-        text = _CREDENTIAL_PARAM.sub(r"\1=****", text)
+        text = _mask_credential_params(text)
     return text
 
 

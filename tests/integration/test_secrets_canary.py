@@ -71,7 +71,7 @@ def echo_error(status: int, secret: str) -> Reply:
     """An error body that echoes the credential, as some servers do."""
     body = {
         "error": {
-            "message": f"Incorrect API key provided: {secret}. Request was POST {PATH}?key={secret}",
+            "message": f"Incorrect API key provided: {secret}. Sent: POST {PATH}?key={secret}",
             "type": "invalid_request_error",
             "code": "invalid_api_key",
             "param": secret,
@@ -190,7 +190,9 @@ def _stream_both_views(
     return [*errors, last.error]
 
 
-def s_401_echo(server: LoopbackServer, make: Callable[..., Client], key: str) -> list[BaseException]:
+def s_401_echo(
+    server: LoopbackServer, make: Callable[..., Client], key: str
+) -> list[BaseException]:
     server.add("POST", PATH, echo_error(401, key))
     server.add("GET", "/v1/models", echo_error(401, key))
     client = make()
@@ -236,7 +238,9 @@ def s_read_timeout(
     server: LoopbackServer, make: Callable[..., Client], key: str
 ) -> list[BaseException]:
     server.add("POST", PATH, Reply.hang(send_headers=False))
-    return _raised(lambda: make(OPTIONS.evolve(read_timeout=0.3, max_retries=0)).chat_completion(REQ))
+    return _raised(
+        lambda: make(OPTIONS.evolve(read_timeout=0.3, max_retries=0)).chat_completion(REQ)
+    )
 
 
 def s_cut_mid_stream(
