@@ -7,6 +7,7 @@ group. See the README for a quick start.
 
 from __future__ import annotations
 
+from llmcore import _logsafety
 from llmcore.accumulate import finish_tool_call
 from llmcore.cancel import CancelHandle
 from llmcore.chat import (
@@ -75,6 +76,8 @@ from llmcore.tools import (
 )
 
 __version__ = "0.1.0"
+
+_logsafety.install()  # llmcore's and urllib3's log records pass through redact()
 
 __all__ = [
     "ApiConnectionError",

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import attrs
+
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
 from llmcore.errors import (
@@ -22,6 +24,8 @@ from llmcore.errors import (
     MalformedResponseError,
     redact,
     register_secret,
+    scrub_chain,
+    scrubbed,
 )
 from llmcore.handoff import adapt_request
 from llmcore.http import HttpRequest, HttpResponse
@@ -32,6 +36,7 @@ from llmcore.providers import Provider, Secret
 from llmcore.retry import call_with_retries
 from llmcore.stream import ChatStream
 from llmcore.transport import OpenResponse, Transport
+from llmcore.urls import apply_base_url
 
 __all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key", "item_error"]
 
@@ -111,6 +116,10 @@ class Client:
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
         self.provider = resolved.with_base_url(base_url)
+        has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
+        self.provider, self._url_params, self._url_headers = apply_base_url(
+            self.provider, has_key=has_key
+        )
         self.options = options or ConnectionOptions()
         self._credential = self._resolve_key(api_key)
         self._transport = Transport(self.options)
@@ -146,6 +155,9 @@ class Client:
 
     # --- the send path -----------------------------------------------------------------------
     def _prepare(self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()) -> HttpRequest:
+        if self._url_params:  # the base URL's query string; the plugin's own params win
+            params = {**self._url_params, **http_request.params}
+            http_request = attrs.evolve(http_request, params=params)
         for hook in (*self._on_payload, *hooks):
             replaced = hook(http_request, self.provider)
             if replaced is not None:
@@ -154,6 +166,9 @@ class Client:
         if defaults:
             missing = {k: v for k, v in defaults.items() if http_request.header(k) is None}
             http_request = http_request.with_headers(missing)
+        if self._url_headers:  # Basic auth from the base URL's userinfo; explicit headers win
+            basic = {k: v for k, v in self._url_headers.items() if http_request.header(k) is None}
+            http_request = http_request.with_headers(basic)
         return self.plugins.authenticate(self.provider, http_request, self._credential, time.time())
 
     def _observe(self, response: HttpResponse, hooks: Sequence[ResponseHook] = ()) -> None:
@@ -219,6 +234,7 @@ class Client:
             raise
 
     # --- public API ----------------------------------------------------------------------------
+    @scrubbed
     def chat_completion(
         self,
         request: ChatCompletionRequest,
@@ -241,6 +257,7 @@ class Client:
         assert parsed is not None
         return parsed
 
+    @scrubbed
     def chat_completion_stream(
         self,
         request: ChatCompletionRequest,
@@ -286,11 +303,13 @@ class Client:
         stream = self.chat_completion_stream(request, **kwargs)
         return stream, stream.cancel_handle
 
+    @scrubbed
     def quick_chat_text(self, model: str, prompt: str, **options: Any) -> str:
         """One user prompt in, the answer's text out."""
         request = ChatCompletionRequest(model, [Message.user(prompt)], **options)
         return self.chat_completion(request).text()
 
+    @scrubbed
     def list_models(self) -> list[ModelInfo]:
         """The provider's models (items with ``id``)."""
         deadline = self._deadline()
@@ -304,6 +323,7 @@ class Client:
         assert models is not None
         return models
 
+    @scrubbed
     def chat_completion_batch(
         self, requests: Iterable[ChatCompletionRequest], concurrency: int | None = None
     ) -> list[ChatCompletionResponse | LlmError]:
@@ -339,10 +359,11 @@ class Client:
                 )
             return self.chat_completion(request)
         except LlmError as err:
-            return err
+            return scrub_chain(err)
         except Exception as exc:
-            return item_error(index, exc)
+            return scrub_chain(item_error(index, exc))
 
+    @scrubbed
     def chat_completion_batch_smart(
         self, requests: Iterable[ChatCompletionRequest]
     ) -> list[ChatCompletionResponse | LlmError]:

@@ -26,14 +26,20 @@ onto it (``parse_error`` hook) and the transport maps ``requests``' exceptions o
      +-- ConfigurationError            missing key, unknown provider, bad options
      +-- PluginError                   a plugin is missing, broken, or returned the wrong thing
 
-Messages never contain an API key: :func:`redact` scrubs known secrets from every message.
+Messages never contain an API key: :func:`redact` scrubs known secrets, tokens, URL credentials
+and credential query parameters from every message, and :func:`scrub_chain` (applied by the
+public entry points through :func:`scrubbed`) makes the whole ``__cause__`` / ``__context__``
+chain of a raised error safe to print.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, cast
 
 if TYPE_CHECKING:
     from llmcore.chat import ChatCompletionResponse
@@ -61,35 +67,128 @@ __all__ = [
     "UnsupportedOperationError",
     "error_for_status",
     "redact",
+    "register_secret",
+    "scrub_chain",
+    "scrubbed",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+E = TypeVar("E", bound=BaseException)
 
 _RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
-# Secrets registered by clients, scrubbed from every error message.
+# --- redaction --------------------------------------------------------------------------------
+# Secrets registered by clients (API keys, base-URL passwords, query keys), scrubbed from every
+# error message and log line. ``_secrets_re`` is rebuilt on registration and read lock-free.
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+_secrets_re: re.Pattern[str] | None = None
 
 
 def register_secret(value: str) -> None:
     """Remember ``value`` so that :func:`redact` removes it from any text (min. 6 chars)."""
-    if len(value) >= 6:
-        with _secrets_lock:
-            _secrets.add(value)
+    global _secrets_re
+    # A key pasted with a stray newline or space shows up without it in most texts.
+    values = {v for v in (value, value.strip()) if len(v) >= 6}
+    if not values:
+        return
+    with _secrets_lock:
+        if values <= _secrets:
+            return
+        _secrets.update(values)
+        ordered = sorted(_secrets, key=len, reverse=True)  # longest first: no partial masks
+        _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
 
 
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-~+/=]{8,}")
 _KEYLIKE = re.compile(r"\b(sk-(?:ant-)?[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]{12,}")
+# ``scheme://user:password@host``: what lies between ``://`` and an ``@`` of the authority.
+_USERINFO = re.compile(r"://[^\s/?#@'\"<>]+@")
+
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth",
+        "auth_token",
+        "authorization",
+        "sig",
+        "signature",
+        "password",
+        "passwd",
+        "secret",
+        "client_secret",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+"""Query parameter names (lower case) whose values :func:`redact` masks."""
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_LONGEST_NAME = max(len(n) for n in CREDENTIAL_PARAMS)
+_PARAM_VALUE = re.compile(r"[^&#\s'\"<>),;]+")
+
+
+def _mask_credential_params(text: str) -> str:
+    """Mask ``value`` in ``name=value`` for credential names, as in a query string
+    (``?key=...&sig=...``) or a log line. The name must not continue a longer word
+    (``max_tokens=`` is left alone). Driven by ``str.find("=")``: linear, no regex scan."""
+    pieces: list[str] = []
+    last = 0
+    pos = text.find("=")
+    while pos != -1:
+        start, limit = pos, max(0, pos - _LONGEST_NAME - 1)
+        while start > limit and text[start - 1] in _NAME_CHARS:
+            start -= 1
+        whole_word = start == 0 or text[start - 1] not in _NAME_CHARS
+        if whole_word and text[start:pos].lower() in CREDENTIAL_PARAMS:
+            value = _PARAM_VALUE.match(text, pos + 1)
+            if value is not None and value.group() != "****":
+                pieces += [text[last : pos + 1], "****"]
+                last = value.end()
+                pos = text.find("=", last)
+                continue
+        pos = text.find("=", pos + 1)
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def is_credential_param(name: str) -> bool:
+    """True when a query parameter called ``name`` carries a credential (``key``, ``sig``...)."""
+    return name.lower() in CREDENTIAL_PARAMS
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with registered secrets, bearer tokens and ``sk-`` keys masked."""
-    with _secrets_lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, "****")
-    text = _BEARER.sub(r"\1****", text)
-    return _KEYLIKE.sub(r"\1****", text)
+    """``text`` with credentials masked as ``****``.
+
+    Masks registered secrets (every client's API key, base-URL passwords and query keys),
+    ``Bearer`` tokens, ``sk-`` keys, the ``user:password@`` of URLs and the values of
+    credential query parameters (``key=``, ``api_key=``, ``token=``, ``sig=``...).
+    """
+    known = _secrets_re
+    if known is not None:
+        text = known.sub("****", text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(r"\1****", text)
+    if "sk-" in text:
+        text = _KEYLIKE.sub(r"\1****", text)
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub("://****@", text)
+    if "=" in text:
+        text = _mask_credential_params(text)
+    return text
 
 
 def _redact_value(value: Any) -> Any:
@@ -162,10 +261,11 @@ class LlmError(Exception):
             details.append(f"request_id={self.request_id}")
         if details:
             parts.append(f"({', '.join(details)})")
-        return " ".join(parts)
+        # Fields set after construction (a server's code or request id) are redacted too.
+        return redact(" ".join(parts))
 
     def __repr__(self) -> str:
-        return (
+        return redact(
             f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
         )
 
@@ -289,6 +389,125 @@ class PluginError(LlmError):
     """A plugin is missing, failed to load, or broke its hook contract."""
 
     retryable = False
+
+
+# --- exception chains -------------------------------------------------------------------------
+
+
+class RedactedError(Exception):
+    """Stands in for a foreign exception (``requests``, ``urllib3``, ``OSError``...) in the
+    ``__cause__`` / ``__context__`` chain of an :class:`LlmError`.
+
+    Such exceptions often carry a request URL with its query key, a proxy's credentials or a
+    header value in their text. The stand-in keeps what is useful: the original type's name
+    (``original_type``, also the start of its message), the redacted text, the traceback and the
+    chain's shape; the original object (and the request, response or socket it references) is
+    dropped.
+    """
+
+    def __init__(self, original_type: str, message: str) -> None:
+        super().__init__(f"{original_type}: {message}" if message else original_type)
+        self.original_type = original_type
+
+    @classmethod
+    def of(cls, exc: BaseException) -> RedactedError:
+        """The stand-in for ``exc`` (its chain links are set by :func:`scrub_chain`)."""
+        kind = type(exc)
+        try:
+            text = str(exc)
+        except Exception:  # a broken __str__ must not hide the original error
+            text = f"<{kind.__name__} whose str() failed>"
+        stand_in = cls(f"{kind.__module__}.{kind.__qualname__}", redact(text))
+        stand_in.__traceback__ = exc.__traceback__
+        stand_in.__suppress_context__ = exc.__suppress_context__
+        return stand_in
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_redacted, (self.original_type, str(self)))
+
+
+def _rebuild_redacted(original_type: str, text: str) -> RedactedError:
+    err = RedactedError(original_type, "")
+    err.args = (text,)
+    return err
+
+
+def _scrub_llm_error(err: LlmError) -> None:
+    err.message = redact(err.message)
+    err.args = tuple(redact(a) if isinstance(a, str) else a for a in err.args)
+    err.body = _redact_value(err.body)
+    for name in ("code", "request_id"):
+        value = getattr(err, name, None)
+        if isinstance(value, str):
+            setattr(err, name, redact(value))
+
+
+def scrub_chain(err: E) -> E:
+    """Make ``err`` and every link of its ``__cause__`` / ``__context__`` chain safe to print.
+
+    :class:`LlmError` links are redacted in place (message, ``args``, ``body``); every other
+    exception in the chain is replaced by a :class:`RedactedError` holding its type name and
+    redacted text, with its traceback, its own chain and ``__suppress_context__`` kept. Returns
+    ``err`` itself (scrubbed in place), so ``traceback.format_exception(err)`` shows no
+    secret. Idempotent and safe on cyclic chains.
+    """
+    replaced: dict[int, BaseException] = {}
+
+    def safe(exc: BaseException) -> BaseException:
+        done = replaced.get(id(exc))
+        if done is not None:
+            return done
+        if isinstance(exc, LlmError):
+            _scrub_llm_error(exc)
+            out: BaseException = exc
+        elif isinstance(exc, RedactedError):
+            out = exc
+        else:
+            out = RedactedError.of(exc)
+        replaced[id(exc)] = out
+        cause, context = exc.__cause__, exc.__context__
+        out.__cause__ = None if cause is None else safe(cause)
+        out.__context__ = None if context is None else safe(context)
+        out.__suppress_context__ = exc.__suppress_context__
+        return out
+
+    if isinstance(err, LlmError):
+        safe(err)
+    else:  # a foreign root cannot be replaced in the caller's hands: scrub its links only
+        replaced[id(err)] = err
+        if err.__cause__ is not None:
+            err.__cause__ = safe(err.__cause__)
+        if err.__context__ is not None:
+            err.__context__ = safe(err.__context__)
+    return err
+
+
+def scrubbed(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for public entry points: an :class:`LlmError` raised by ``fn`` has its chain
+    scrubbed (:func:`scrub_chain`) and is re-raised as the same object. Generator functions
+    are wrapped as generators. Other exceptions pass through untouched."""
+    if inspect.isgeneratorfunction(fn):
+        gen_fn: Callable[P, Generator[Any, Any, Any]] = fn  # R is a generator here
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, Any]:
+            try:
+                return (yield from gen_fn(*args, **kwargs))
+            except LlmError as err:
+                scrub_chain(err)
+                raise
+
+        return cast("Callable[P, R]", gen_wrapper)
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except LlmError as err:
+            scrub_chain(err)
+            raise
+
+    return wrapper
 
 
 _BY_STATUS: dict[int, type[LlmError]] = {

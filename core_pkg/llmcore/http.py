@@ -2,7 +2,8 @@
 
 ``HttpRequest`` is what ``build_payload`` returns; ``HttpResponse`` is what ``parse_response`` and
 ``parse_error`` receive; ``Frame`` is one decoded stream frame (an SSE event or an NDJSON line)
-that ``iter_stream`` receives. Header reprs mask credentials.
+that ``iter_stream`` receives. Reprs mask credentials: header values by name, URLs and query
+parameters through :func:`~llmcore.errors.redact`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
+
+from llmcore.errors import is_credential_param, redact
 
 __all__ = ["Frame", "HttpRequest", "HttpResponse", "StreamFormat", "mask_headers"]
 
@@ -40,6 +43,14 @@ def _headers_repr(headers: Mapping[str, str]) -> str:
     return repr(mask_headers(headers))
 
 
+def _url_repr(url: str | None) -> str:
+    return repr(url if url is None else redact(url))
+
+
+def _params_repr(params: Mapping[str, str]) -> str:
+    return repr({k: ("****" if is_credential_param(k) else redact(v)) for k, v in params.items()})
+
+
 def _to_headers(value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value or {})
 
@@ -53,11 +64,11 @@ class HttpRequest:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(repr=_url_repr)
     headers: dict[str, str] = attrs.field(factory=dict, converter=_to_headers, repr=_headers_repr)
     json: Any = None
     body: bytes | None = attrs.field(default=None, repr=False)
-    params: dict[str, str] = attrs.field(factory=dict, converter=_to_headers)
+    params: dict[str, str] = attrs.field(factory=dict, converter=_to_headers, repr=_params_repr)
     stream_format: StreamFormat = "sse"
 
     def with_headers(self, headers: Mapping[str, str]) -> HttpRequest:
@@ -88,7 +99,7 @@ class HttpResponse:
         repr=_headers_repr,
     )
     body: bytes = attrs.field(default=b"", repr=False)
-    url: str | None = None
+    url: str | None = attrs.field(default=None, repr=_url_repr)
 
     def text(self) -> str:
         """The body decoded as UTF-8 (invalid bytes replaced)."""

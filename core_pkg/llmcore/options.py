@@ -8,7 +8,8 @@ from typing import Any
 
 import attrs
 
-from llmcore.errors import ConfigurationError
+from llmcore.errors import ConfigurationError, redact
+from llmcore.http import mask_headers
 
 __all__ = ["ConnectionOptions"]
 
@@ -28,6 +29,14 @@ def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) ->
 
 def _headers(value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value or {})
+
+
+def _proxy_repr(proxy: str | None) -> str:
+    return repr(proxy if proxy is None else redact(proxy))
+
+
+def _headers_repr(headers: Mapping[str, str]) -> str:
+    return repr({k: redact(v) for k, v in mask_headers(headers).items()})
 
 
 @attrs.frozen
@@ -59,12 +68,14 @@ class ConnectionOptions:
     read_timeout: float | None = attrs.field(default=600.0, converter=_seconds, validator=_positive)
     total_timeout: float | None = attrs.field(default=None, converter=_seconds, validator=_positive)
     finish_grace: float | None = attrs.field(default=1.0, converter=_seconds, validator=_positive)
-    proxy: str | None = None
+    proxy: str | None = attrs.field(default=None, repr=_proxy_repr)
     max_retries: int = 2
     backoff_initial: float = attrs.field(default=0.5, converter=float)
     backoff_max: float = attrs.field(default=8.0, converter=float)
     max_retry_after: float = attrs.field(default=60.0, converter=float)
-    default_headers: dict[str, str] = attrs.field(factory=dict, converter=_headers)
+    default_headers: dict[str, str] = attrs.field(
+        factory=dict, converter=_headers, repr=_headers_repr
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.pool_size < 1:

@@ -29,6 +29,7 @@ from llmcore.errors import (
     LlmError,
     MalformedResponseError,
     PluginError,
+    redact,
 )
 from llmcore.providers import Provider
 
@@ -114,10 +115,12 @@ class Plugins:
             except Exception as exc:  # a broken plugin must not break the others
                 if self._pm.has_plugin(ep.name):
                     self._pm.unregister(name=ep.name)
-                self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
+                self.failed[ep.name] = redact(f"{type(exc).__name__}: {exc}")
                 warnings.warn(
-                    f"llmcore: plugin {ep.name!r} from distribution {dist!r} failed to load "
-                    f"and is skipped: {type(exc).__name__}: {exc}",
+                    redact(
+                        f"llmcore: plugin {ep.name!r} from distribution {dist!r} failed to load "
+                        f"and is skipped: {type(exc).__name__}: {exc}"
+                    ),
                     PluginLoadWarning,
                     stacklevel=3,
                 )
@@ -176,8 +179,10 @@ class Plugins:
                     _hook_log.debug("register_providers: plugin %r called", impl.plugin_name)
                 except Exception as exc:
                     warnings.warn(
-                        f"llmcore: plugin {impl.plugin_name!r} failed in register_providers and "
-                        f"its providers are skipped: {type(exc).__name__}: {exc}",
+                        redact(
+                            f"llmcore: plugin {impl.plugin_name!r} failed in register_providers "
+                            f"and its providers are skipped: {type(exc).__name__}: {exc}"
+                        ),
                         PluginLoadWarning,
                         stacklevel=2,
                     )

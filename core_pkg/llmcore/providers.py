@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 import attrs
 
+from llmcore.errors import redact
+from llmcore.http import mask_headers
+
 __all__ = ["AuthScheme", "Capabilities", "Compat", "Provider", "Secret"]
 
 AuthScheme = Literal["bearer", "x-api-key", "api-key", "query-key", "none", "custom"]
@@ -59,6 +62,14 @@ def _tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
 
 def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
+
+
+def _url_repr(text: str) -> str:
+    return repr(redact(text))
+
+
+def _headers_repr(headers: Mapping[str, str]) -> str:
+    return repr({k: redact(v) for k, v in mask_headers(headers).items()})
 
 
 @attrs.frozen
@@ -121,15 +132,15 @@ class Provider:
 
     name: str
     api: str
-    base_url: str
+    base_url: str = attrs.field(repr=_url_repr)
     api_key_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     auth: AuthScheme = "bearer"
     key_required: bool = True
-    headers: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_dict, repr=_headers_repr)
     compat: Compat = attrs.field(factory=Compat)
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     distribution: str | None = None
-    description: str = ""
+    description: str = attrs.field(default="", repr=_url_repr)
 
     def with_base_url(self, base_url: str | None) -> Provider:
         """A copy pointing at ``base_url`` (unchanged when None)."""

@@ -41,6 +41,8 @@ from llmcore.errors import (
     RequestTimeoutError,
     StreamInterruptedError,
     StreamTimeoutError,
+    scrub_chain,
+    scrubbed,
 )
 from llmcore.frames import decode_frames
 from llmcore.http import HttpResponse
@@ -288,6 +290,7 @@ class ChatStream:
     def __iter__(self) -> ChatStream:
         return self
 
+    @scrubbed
     def __next__(self) -> ChatCompletionChunk:
         return next(self._steps)[0]
 
@@ -305,12 +308,14 @@ class ChatStream:
         engine = self._engine
         return engine.final if engine.final is not None else engine.acc.response()
 
+    @scrubbed
     def until_done(self) -> ChatCompletionResponse:
         """Consume the rest of the stream and return the final response."""
         for _ in self._steps:
             pass
         return self.response
 
+    @scrubbed
     def text(self) -> str:
         """Consume the stream and return the full text."""
         return self.until_done().text()
@@ -350,6 +355,6 @@ def _events(steps: Iterator[_Step], engine: _Engine) -> Iterator[ev.StreamEvent]
     try:
         for _chunk, events in steps:
             yield from events
-    except LlmError:
-        pass
+    except LlmError as err:  # the ErrorEvent below carries it: make its chain safe
+        scrub_chain(err)
     yield from engine.tail
