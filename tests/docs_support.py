@@ -226,6 +226,7 @@ class _OpenAIApi:
     """llmcore-openai's ``openai-chat`` hooks without its providers (faux ones take the names)."""
 
     def __init__(self, module: Any) -> None:
+        self.LLMCORE_APIS = module.LLMCORE_APIS
         for name in dir(module):
             impl = getattr(module, name)
             if hasattr(impl, "llmcore_impl") and name != "register_providers":

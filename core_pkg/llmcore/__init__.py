@@ -49,7 +49,9 @@ from llmcore.errors import (
     StreamInterruptedError,
     StreamTimeoutError,
     UnsupportedOperationError,
+    complete_error,
     error_for_status,
+    retry_after_seconds,
 )
 from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
@@ -140,6 +142,7 @@ __all__ = [
     "Usage",
     "__version__",
     "adapt_request",
+    "complete_error",
     "error_for_status",
     "finish_tool_call",
     "get_env_api_key",
@@ -148,6 +151,7 @@ __all__ = [
     "hookimpl",
     "map_stop_reason",
     "register_plugin",
+    "retry_after_seconds",
     "run_tool_call",
     "split_think_tags",
     "supported_providers",

@@ -6,15 +6,16 @@ implementation that answers first.
 
 from __future__ import annotations
 
-import email.utils
 import html
 import re
 from typing import Any
 
-from llmcore.errors import LlmError, error_for_status
+from llmcore.errors import LlmError, error_for_status, retry_after_seconds
 from llmcore.hookspecs import hookimpl
 from llmcore.http import HttpRequest, HttpResponse
 from llmcore.providers import Provider, Secret
+
+LLMCORE_APIS = "*"  # the defaults answer, last, for every API
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
@@ -37,32 +38,6 @@ def authenticate(
     if provider.auth == "query-key":
         return http_request.with_headers({"x-goog-api-key": key})
     return None
-
-
-def retry_after_seconds(response: HttpResponse, now: float | None = None) -> float | None:
-    """The server's retry hint: ``retry-after-ms``, then ``retry-after`` (seconds or a date)."""
-    ms = response.header("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = response.header("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if now is None:
-        import time
-
-        now = time.time()
-    return max(0.0, when.timestamp() - now)
 
 
 def _text_message(response: HttpResponse) -> str:

@@ -34,15 +34,18 @@ chain of a raised error safe to print.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import inspect
 import re
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, cast
 
 if TYPE_CHECKING:
     from llmcore.chat import ChatCompletionResponse
+    from llmcore.http import HttpResponse
 
 __all__ = [
     "ApiConnectionError",
@@ -65,8 +68,10 @@ __all__ = [
     "StreamInterruptedError",
     "StreamTimeoutError",
     "UnsupportedOperationError",
+    "complete_error",
     "error_for_status",
     "redact",
+    "retry_after_seconds",
     "register_secret",
     "scrub_chain",
     "scrubbed",
@@ -608,3 +613,51 @@ class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
     """A stream stopped because a read timed out or the call's ``total_timeout`` expired;
     ``partial`` holds everything received until then. It is both a
     :class:`StreamInterruptedError` and a :class:`RequestTimeoutError`."""
+
+
+def retry_after_seconds(response: HttpResponse, now: float | None = None) -> float | None:
+    """The server's retry hint in seconds: ``retry-after-ms``, then ``retry-after`` (seconds or
+    an HTTP date, measured against ``now``, the current POSIX time by default); None if absent
+    or unreadable."""
+    ms = response.header("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = response.header("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if now is None:
+        now = time.time()
+    return max(0.0, when.timestamp() - now)
+
+
+def complete_error(
+    err: LlmError, response: HttpResponse, *, provider: str | None = None, now: float | None = None
+) -> LlmError:
+    """Fill what ``err`` left unset from ``response``: ``status``, ``request_id``,
+    ``retry_after`` (:func:`retry_after_seconds`), ``should_retry`` (``x-should-retry``) and
+    ``provider``. The core applies it to whatever a plugin's ``parse_error`` returns, so the
+    retry policy and its caps hold for every plugin; returns ``err`` itself."""
+    if err.status is None:
+        err.status = response.status
+    if err.request_id is None:
+        err.request_id = response.request_id
+    if err.retry_after is None:
+        err.retry_after = retry_after_seconds(response, now)
+    if err.should_retry is None:
+        verdict = (response.header("x-should-retry") or "").strip().lower()
+        if verdict in ("true", "false"):
+            err.should_retry = verdict == "true"
+    if err.provider is None:
+        err.provider = provider
+    return err

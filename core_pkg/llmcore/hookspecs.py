@@ -3,11 +3,21 @@
 A plugin is a module (or object) with functions decorated ``@llmcore.hookimpl`` whose names match
 the specs below; it may accept any subset of a spec's arguments. Plugins are *pure translators*:
 they never open sockets, sleep, retry, or read the environment or the clock; everything they need
-is passed in. Single-answer hooks are ``firstresult``: the first implementation that returns
-something other than ``None`` wins, so an implementation returns ``None`` for calls that are not
-its own (typically ``if provider.api != "my-api": return None``). Vendor quirks are more specific
-implementations marked ``tryfirst=True`` that return ``None`` for other providers; the core's
-defaults are ``trylast``.
+is passed in.
+
+A plugin declares the APIs it translates, at module level (or as an attribute of a plugin
+object): ``LLMCORE_APIS = ("my-api",)``. The core calls its *translation hooks*
+(``build_payload``, ``authenticate``, ``parse_response``, ``iter_stream``, ``parse_error``,
+``build_list_models``, ``parse_list_models``) only for providers whose ``api`` is one of them,
+so no hook checks ``provider.api`` and ``iter_stream`` may be a generator function. A plugin
+without ``LLMCORE_APIS`` that implements a translation hook gets a ``PluginLoadWarning`` and is
+never called for it; ``LLMCORE_APIS = "*"`` opts in to every API (cross-cutting wrappers such as
+tracing). ``register_providers`` is called on every plugin.
+
+Single-answer hooks are ``firstresult``: among the plugins that serve an API, the first
+implementation that returns something other than ``None`` wins. Vendor quirks are more specific
+implementations marked ``tryfirst=True`` in a plugin that declares the same API; they return
+``None`` for the providers they do not adjust. The core's defaults are ``trylast``.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ def build_payload(provider, request, stream):
     :param request: the :class:`llmcore.ChatCompletionRequest`.
     :param stream: True when the caller asked for a stream.
     :return: an :class:`llmcore.HttpRequest` (method, absolute URL, headers without credentials,
-        JSON body, ``stream_format``), or ``None`` when ``provider.api`` is not this plugin's.
+        JSON body, ``stream_format``); ``None`` leaves it to the next plugin of the same API.
         Raise :class:`llmcore.UnsupportedOperationError` or :class:`llmcore.ConfigurationError`
         for requests the API cannot express. Stops at the first non-None result.
     """
@@ -75,7 +85,7 @@ def parse_response(provider, request, response):
     :param provider: the :class:`llmcore.Provider`.
     :param request: the :class:`llmcore.ChatCompletionRequest` that was sent.
     :param response: the :class:`llmcore.HttpResponse` (status, lower-cased headers, body bytes).
-    :return: a :class:`llmcore.ChatCompletionResponse`, or ``None`` when not this plugin's API.
+    :return: a :class:`llmcore.ChatCompletionResponse` (``None``: the next plugin answers).
         A ``KeyError``/``TypeError``/``ValueError`` raised here becomes a
         :class:`llmcore.MalformedResponseError` naming the provider. Raise an
         :class:`llmcore.LlmError` for errors reported inside a 2xx body. Stops at the first
@@ -87,14 +97,14 @@ def parse_response(provider, request, response):
 def iter_stream(provider, request, frames):
     """Turn a stream's decoded frames into unified chunks.
 
-    Must be a *plain function* that returns ``None`` (not its API) or an iterator; a generator
-    function would always return a generator, never ``None``.
+    A generator function, or a plain function that returns an iterator.
 
     :param provider: the :class:`llmcore.Provider`.
     :param request: the :class:`llmcore.ChatCompletionRequest` that was sent.
     :param frames: an iterator of :class:`llmcore.Frame` (SSE events or NDJSON lines, as
         ``HttpRequest.stream_format`` asked), decoded by the core.
-    :return: an iterator of :class:`llmcore.ChatCompletionChunk`, or ``None``. Each chunk's
+    :return: an iterator of :class:`llmcore.ChatCompletionChunk` (``None``: the next plugin
+        answers). Each chunk's
         ``usage`` is the cumulative usage so far (it replaces earlier values). The iterator should
         *return* ``True`` (a generator's ``return True``) once it has seen the stream's terminal
         frame (``[DONE]``, ``message_stop``...); a stream whose frames run out before the terminal
@@ -122,7 +132,7 @@ def build_list_models(provider):
     """Build the HTTP request that lists a provider's models.
 
     :param provider: the :class:`llmcore.Provider`.
-    :return: an :class:`llmcore.HttpRequest`, or ``None`` when not this plugin's API. Raise
+    :return: an :class:`llmcore.HttpRequest` (``None``: the next plugin answers). Raise
         :class:`llmcore.UnsupportedOperationError` when the API cannot list models.
         Stops at the first non-None result.
     """
@@ -134,6 +144,6 @@ def parse_list_models(provider, response):
 
     :param provider: the :class:`llmcore.Provider`.
     :param response: the :class:`llmcore.HttpResponse`.
-    :return: a list of :class:`llmcore.ModelInfo`, or ``None`` when not this plugin's API.
+    :return: a list of :class:`llmcore.ModelInfo` (``None``: the next plugin answers).
         Stops at the first non-None result.
     """

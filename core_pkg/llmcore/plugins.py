@@ -19,7 +19,7 @@ import os
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -29,6 +29,7 @@ from llmcore.errors import (
     LlmError,
     MalformedResponseError,
     PluginError,
+    complete_error,
     redact,
 )
 from llmcore.providers import Provider
@@ -43,7 +44,15 @@ if TYPE_CHECKING:
     from llmcore.http import Frame, HttpRequest, HttpResponse
     from llmcore.providers import Secret
 
-__all__ = ["PluginLoadWarning", "Plugins", "get_plugins", "register_plugin"]
+__all__ = [
+    "TRANSLATION_HOOKS",
+    "PluginLoadWarning",
+    "Plugins",
+    "declared_apis",
+    "get_plugins",
+    "register_plugin",
+    "serves",
+]
 
 log = logging.getLogger("llmcore")
 _hook_log = logging.getLogger("llmcore.hooks")
@@ -52,6 +61,34 @@ _PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded; llmcore goes on without it."""
+
+
+TRANSLATION_HOOKS = (
+    "build_payload",
+    "authenticate",
+    "parse_response",
+    "iter_stream",
+    "parse_error",
+    "build_list_models",
+    "parse_list_models",
+)
+"""The hooks the core calls per API: only on plugins that declare that API."""
+
+
+def declared_apis(plugin: object) -> frozenset[str] | None:
+    """The APIs ``plugin`` declares in ``LLMCORE_APIS`` (``"*"``: every API), or None."""
+    apis = getattr(plugin, "LLMCORE_APIS", None)
+    if apis is None:
+        return None
+    if isinstance(apis, str):
+        apis = (apis,)
+    return frozenset(str(a) for a in apis)
+
+
+def serves(plugin: object, api: str) -> bool:
+    """True when the core calls ``plugin``'s translation hooks for ``api``."""
+    apis = declared_apis(plugin)
+    return apis is not None and ("*" in apis or api in apis)
 
 
 def _allowed() -> set[str] | None:
@@ -77,6 +114,7 @@ class Plugins:
         self._loaded = False
         self._lock = threading.RLock()
         self._providers: dict[str, Provider] | None = None
+        self._callers: dict[tuple[str, str], Any] = {}
         self.failed: dict[str, str] = {}
         if os.environ.get("LLMCORE_TRACE_HOOKS"):
             self._pm.trace.root.setwriter(logging.getLogger("llmcore.hooks").debug)
@@ -112,6 +150,7 @@ class Plugins:
                 plugin = ep.load()
                 self._pm.register(plugin, name=ep.name)
                 self._pm.check_pending()
+                self._check_scope(plugin, ep.name)
             except Exception as exc:  # a broken plugin must not break the others
                 if self._pm.has_plugin(ep.name):
                     self._pm.unregister(name=ep.name)
@@ -148,13 +187,42 @@ class Plugins:
             except pluggy.PluginValidationError as exc:
                 self._pm.unregister(plugin)
                 raise PluginError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
+            self._check_scope(plugin, name or repr(plugin))
             self._providers = None
+            self._callers = {}
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name``."""
         with self._lock:
             self._pm.unregister(name=name)
             self._providers = None
+            self._callers = {}
+
+    def _check_scope(self, plugin: object, name: str) -> None:
+        """Warn about a plugin whose translation hooks could never be called."""
+        if declared_apis(plugin) is not None:
+            return
+        hooks = [h for h in TRANSLATION_HOOKS if callable(getattr(plugin, h, None))]
+        if hooks:
+            warnings.warn(
+                f"llmcore: plugin {name!r} implements {', '.join(hooks)} but declares no "
+                "LLMCORE_APIS, so the core never calls them; add e.g. LLMCORE_APIS = "
+                '("my-api",) to the plugin module',
+                PluginLoadWarning,
+                stacklevel=3,
+            )
+
+    def _hook(self, name: str, api: str) -> Any:
+        """The hook ``name`` restricted to the plugins that serve ``api`` (cached)."""
+        key = (name, api)
+        caller = self._callers.get(key)
+        if caller is None:
+            pm = self.pm
+            with self._lock:
+                others = [p for p in pm.get_plugins() if not serves(p, api)]
+                caller = pm.subset_hook_caller(name, others)
+                self._callers[key] = caller
+        return caller
 
     # --- providers ---------------------------------------------------------------------------
     def providers(self) -> dict[str, Provider]:
@@ -215,7 +283,9 @@ class Plugins:
     ) -> HttpRequest:
         """The provider request for ``request`` (``PluginError`` if no plugin answers)."""
         try:
-            result = self.pm.hook.build_payload(provider=provider, request=request, stream=stream)
+            result = self._hook("build_payload", provider.api)(
+                provider=provider, request=request, stream=stream
+            )
         except LlmError:
             raise
         except _PARSE_ERRORS as exc:
@@ -231,7 +301,7 @@ class Plugins:
         self, provider: Provider, http_request: HttpRequest, credential: Secret | None, now: float
     ) -> HttpRequest:
         """``http_request`` with credentials added."""
-        result = self.pm.hook.authenticate(
+        result = self._hook("authenticate", provider.api)(
             provider=provider, http_request=http_request, credential=credential, now=now
         )
         if result is None:
@@ -247,7 +317,7 @@ class Plugins:
     ) -> ChatCompletionResponse:
         """The unified response (``MalformedResponseError`` for bodies of the wrong shape)."""
         try:
-            result = self.pm.hook.parse_response(
+            result = self._hook("parse_response", provider.api)(
                 provider=provider, request=request, response=response
             )
         except LlmError:
@@ -262,7 +332,9 @@ class Plugins:
         self, provider: Provider, request: ChatCompletionRequest, frames: Iterator[Frame]
     ) -> Iterator[ChatCompletionChunk]:
         """The plugin's chunk iterator over ``frames``."""
-        result = self.pm.hook.iter_stream(provider=provider, request=request, frames=frames)
+        result = self._hook("iter_stream", provider.api)(
+            provider=provider, request=request, frames=frames
+        )
         if result is None:
             raise self._missing(provider, "iter_stream")
         return result  # type: ignore[no-any-return]
@@ -270,17 +342,17 @@ class Plugins:
     def parse_error(self, provider: Provider, response: HttpResponse) -> LlmError:
         """The typed error for a non-2xx response."""
         try:
-            result = self.pm.hook.parse_error(provider=provider, response=response)
+            result = self._hook("parse_error", provider.api)(provider=provider, response=response)
         except _PARSE_ERRORS as exc:
             log.debug("parse_error hook failed: %r", exc)
             result = None
         if not isinstance(result, LlmError):
             result = _defaults.parse_error(provider=provider, response=response)
-        return result
+        return complete_error(result, response, provider=provider.name)
 
     def build_list_models(self, provider: Provider) -> HttpRequest:
         """The list-models request."""
-        result = self.pm.hook.build_list_models(provider=provider)
+        result = self._hook("build_list_models", provider.api)(provider=provider)
         if result is None:
             raise self._missing(provider, "build_list_models")
         return result  # type: ignore[no-any-return]
@@ -288,7 +360,9 @@ class Plugins:
     def parse_list_models(self, provider: Provider, response: HttpResponse) -> list[ModelInfo]:
         """The parsed model list."""
         try:
-            result = self.pm.hook.parse_list_models(provider=provider, response=response)
+            result = self._hook("parse_list_models", provider.api)(
+                provider=provider, response=response
+            )
         except LlmError:
             raise
         except _PARSE_ERRORS as exc:

@@ -112,9 +112,12 @@ class FauxProvider:
         self.default = default
         self.scheme = f"faux-{name}" if name != "faux" else "faux"
         self.models = tuple(models)
+        # Each faux provider is its own little API, so its hooks answer for it alone.
+        self.api = FAUX_API if name == "faux" else f"{FAUX_API}-{name}"
+        self.LLMCORE_APIS = (self.api,)
         self.provider = Provider(
             name=name,
-            api=FAUX_API,
+            api=self.api,
             base_url=f"{self.scheme}://local",
             key_required=False,
             auth="none",
@@ -234,15 +237,10 @@ class FauxProvider:
     def register_providers(self, register: Any) -> None:
         register(self.provider)
 
-    def _mine(self, provider: Provider) -> bool:
-        return provider.api == FAUX_API and provider.name == self.name
-
     @hookimpl
     def build_payload(
         self, provider: Provider, request: ChatCompletionRequest, stream: bool
     ) -> HttpRequest | None:
-        if not self._mine(provider):
-            return None
         body = serde.to_dict(request)
         body["stream"] = stream
         return HttpRequest(
@@ -251,14 +249,10 @@ class FauxProvider:
 
     @hookimpl
     def parse_response(self, provider: Provider, response: HttpResponse) -> Any:
-        if not self._mine(provider):
-            return None
         return serde.loads(response.body, ChatCompletionResponse)
 
     @hookimpl
     def iter_stream(self, provider: Provider, frames: Iterator[Frame]) -> Any:
-        if not self._mine(provider):
-            return None
         return self._iter(frames)
 
     @staticmethod
@@ -271,14 +265,10 @@ class FauxProvider:
 
     @hookimpl
     def build_list_models(self, provider: Provider) -> HttpRequest | None:
-        if not self._mine(provider):
-            return None
         return HttpRequest("GET", provider.url("models"))
 
     @hookimpl
     def parse_list_models(self, provider: Provider, response: HttpResponse) -> Any:
-        if not self._mine(provider):
-            return None
         return [ModelInfo(m["id"]) for m in response.json()["data"]]
 
 

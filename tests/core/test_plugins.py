@@ -47,6 +47,8 @@ import {trace}
 
 {trace}.loaded.append(__name__)
 
+LLMCORE_APIS = ("{api}",)
+
 PROVIDER = llmcore.Provider(
     name="{prov}", api="{api}", base_url="https://{prov}.invalid/v1", key_required=False
 )
@@ -59,8 +61,6 @@ def register_providers(register):
 
 @llmcore.hookimpl
 def build_payload(provider, request, stream):
-    if provider.api != "{api}":
-        return None
     return llmcore.HttpRequest(
         "POST", provider.url("chat"), json={{"model": request.model, "plugin": __name__}}
     )
@@ -505,15 +505,15 @@ def test_parse_error_falls_back_to_the_core_default() -> None:
 class Fragile:
     """A plugin whose translation functions crash like careless parsing code does."""
 
+    LLMCORE_APIS = ("fragile",)
+
     @llmcore.hookimpl
     def build_payload(self, provider: Provider) -> None:
-        if provider.api == "fragile":
-            raise KeyError("model")
+        raise KeyError("model")
 
     @llmcore.hookimpl
     def parse_response(self, provider: Provider, response: HttpResponse) -> None:
-        if provider.api == "fragile":
-            response.json()["choices"]
+        response.json()["choices"]
 
 
 def test_crashing_hooks_become_typed_errors() -> None:
@@ -549,6 +549,8 @@ ACME_OPENAI = Provider(
 
 class AcmeQuirks:
     """A vendor plugin: its provider speaks openai-chat but wants ``max_output`` instead."""
+
+    LLMCORE_APIS = (llmcore_openai.API,)
 
     @llmcore.hookimpl
     def register_providers(self, register: Any) -> None:
@@ -605,6 +607,8 @@ def test_without_tryfirst_the_vendor_hook_is_shadowed() -> None:
 class TraceHeader:
     """Cross-cutting behaviour: a header on every request, whichever plugin built it."""
 
+    LLMCORE_APIS = "*"
+
     @llmcore.hookimpl(wrapper=True)
     def build_payload(self) -> Iterator[None]:
         http = yield
@@ -638,3 +642,56 @@ def test_wrapper_header_reaches_the_wire_through_the_client() -> None:
     )
     assert client.quick_chat_text("faux-1", "hi") == "hello"
     assert seen[0].header("X-Trace") == "t-1"
+
+
+# --- scoped hooks: a plugin answers only for the APIs it declares -----------------------------
+
+
+class Greedy:
+    """Hooks with no API checks at all, and a generator-function iter_stream."""
+
+    LLMCORE_APIS = ("greedy-api",)
+
+    @llmcore.hookimpl
+    def register_providers(self, register: Any) -> None:
+        register(Provider(name="greedy", api="greedy-api", base_url="https://g.invalid"))
+
+    @llmcore.hookimpl
+    def build_payload(self, provider: Provider) -> HttpRequest:
+        return HttpRequest("POST", provider.url("greedy"), json={})
+
+    @llmcore.hookimpl
+    def iter_stream(self, frames: Iterator[Any]) -> Iterator[llmcore.ChatCompletionChunk]:
+        for frame in frames:
+            yield llmcore.ChatCompletionChunk(choices=(llmcore.ChunkChoice(0, llmcore.Delta(
+                content=frame.data)),))
+        return True  # type: ignore[misc]
+
+
+def test_a_plugin_without_api_checks_answers_only_for_its_own_api() -> None:
+    plugins = Plugins(load_entrypoints=False)
+    plugins.register(llmcore_openai, name="openai")
+    plugins.register(Greedy(), name="greedy")  # registered last: pluggy calls it first
+    openai = plugins.provider("openai")
+    assert plugins.build_payload(openai, REQUEST, False).url.endswith("/chat/completions")
+    assert plugins.build_payload(plugins.provider("greedy"), REQUEST, False).url.endswith(
+        "/greedy"
+    )
+    frames = iter([llmcore.Frame(data='{"choices": []}'), llmcore.Frame(data="[DONE]")])
+    chunks = list(plugins.iter_stream(openai, REQUEST, frames))  # not the generator's
+    assert all(not c.choices for c in chunks)
+    greedy = plugins.iter_stream(plugins.provider("greedy"), REQUEST, iter([llmcore.Frame("x")]))
+    assert [c.text() for c in greedy] == ["x"]
+
+
+def test_a_plugin_that_declares_no_apis_is_warned_about_and_never_called() -> None:
+    class Undeclared:
+        @llmcore.hookimpl
+        def build_payload(self, provider: Provider) -> HttpRequest:
+            raise AssertionError("must never be called")
+
+    plugins = Plugins(load_entrypoints=False)
+    with pytest.warns(llmcore.PluginLoadWarning, match="declares no LLMCORE_APIS"):
+        plugins.register(Undeclared(), name="undeclared")
+    plugins.register(llmcore_openai, name="openai")
+    assert plugins.build_payload(plugins.provider("openai"), REQUEST, False).json is not None

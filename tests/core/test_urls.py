@@ -151,6 +151,7 @@ class ParamPlugin:
 
     def __init__(self, faux: FauxProvider) -> None:
         self.faux = faux
+        self.LLMCORE_APIS = faux.LLMCORE_APIS
 
     @llmcore.hookimpl(tryfirst=True)
     def build_payload(

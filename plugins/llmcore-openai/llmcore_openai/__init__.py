@@ -1,9 +1,9 @@
 """llmcore-openai: the ``openai-chat`` API for llmcore.
 
 Thin hook implementations only; the translation lives in :mod:`llmcore_openai.payload` and
-:mod:`llmcore_openai.parse`. Every hook answers for any provider whose ``api`` is
-``openai-chat`` (OpenAI itself, any compatible server, and vendor plugins that reuse the API)
-and returns ``None`` for the rest.
+:mod:`llmcore_openai.parse`. The plugin declares ``LLMCORE_APIS``, so the core calls these hooks
+only for providers whose ``api`` is ``openai-chat`` (OpenAI itself, any compatible server, and
+vendor plugins that reuse the API): no hook checks the API itself.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from llmcore_openai.providers import API, OPENAI, OPENAI_COMPATIBLE, openai_comp
 
 __all__ = ["API", "OPENAI", "OPENAI_COMPATIBLE", "chat_payload", "openai_compatible"]
 
+LLMCORE_APIS = (API,)
+
 
 @llmcore.hookimpl
 def register_providers(register: Callable[[Provider], None]) -> None:
@@ -35,39 +37,25 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 
 
 @llmcore.hookimpl
-def build_payload(
-    provider: Provider, request: ChatCompletionRequest, stream: bool
-) -> HttpRequest | None:
-    if provider.api != API:
-        return None
+def build_payload(provider: Provider, request: ChatCompletionRequest, stream: bool) -> HttpRequest:
     return build_chat_request(provider, request, stream)
 
 
 @llmcore.hookimpl
-def parse_response(provider: Provider, response: HttpResponse) -> ChatCompletionResponse | None:
-    if provider.api != API:
-        return None
+def parse_response(provider: Provider, response: HttpResponse) -> ChatCompletionResponse:
     return parse_chat(provider, response)
 
 
 @llmcore.hookimpl
-def iter_stream(
-    provider: Provider, frames: Iterator[Frame]
-) -> Iterator[ChatCompletionChunk] | None:
-    if provider.api != API:
-        return None
+def iter_stream(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCompletionChunk]:
     return iter_chunks(provider, frames)
 
 
 @llmcore.hookimpl
-def build_list_models(provider: Provider) -> HttpRequest | None:
-    if provider.api != API:
-        return None
+def build_list_models(provider: Provider) -> HttpRequest:
     return HttpRequest("GET", provider.url("models"), {"Accept": "application/json"})
 
 
 @llmcore.hookimpl
-def parse_list_models(provider: Provider, response: HttpResponse) -> list[ModelInfo] | None:
-    if provider.api != API:
-        return None
+def parse_list_models(provider: Provider, response: HttpResponse) -> list[ModelInfo]:
     return parse_models(response)
