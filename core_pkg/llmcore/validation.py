@@ -264,7 +264,7 @@ def check_api_key(field: str, value: Any) -> None:
     """A key a header can carry: a string without line breaks, control characters, leading or
     trailing whitespace or non-latin-1 characters. The value is never shown."""
     if not isinstance(value, str):
-        fail(field, f"expected a string, got a {type(value).__name__}")
+        fail(field, f"expected a string, got {type(value).__name__}")
     if _CONTROL.search(value) or "\t" in value:
         fail(field, "contains a line break or control character (the value is not shown)")
     if value != value.strip():
@@ -283,7 +283,7 @@ def check_headers(field: str, value: Any) -> None:
             fail(field, f"header name {shown} is not a valid token (letters, digits, -_.!#$...)")
         where = f"{field}[{name!r}]"
         if not isinstance(header, str):
-            fail(where, f"expected a string, got a {type(header).__name__}")
+            fail(where, f"expected a string, got {type(header).__name__}")
         if _CONTROL.search(header):
             fail(where, "contains a line break or control character")
         if header[:1] in (" ", "\t"):
@@ -307,3 +307,18 @@ def items_of(field: str, value: Any, what: str) -> Iterable[Any]:
     ):
         fail(field, f"expected a list of {what}, got {describe(value)}")
     return value  # type: ignore[no-any-return]
+
+
+def check_client_settings(provider: Any, base_url: Any, options: Any) -> None:
+    """What ``Client(...)`` is given: the base URL it will use and its options."""
+    from llmcore.options import ConnectionOptions
+    from llmcore.providers import Provider
+
+    if not isinstance(provider, Provider):
+        fail("provider", f"expected a provider name or a Provider, got {describe(provider)}")
+    if base_url is None:
+        check_base_url(f"base_url (of provider {provider.name!r})", provider.base_url)
+    else:
+        check_base_url("base_url", base_url)
+    if options is not None and not isinstance(options, ConnectionOptions):
+        fail("options", f"expected a ConnectionOptions, got {describe(options)}")
