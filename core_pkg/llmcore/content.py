@@ -223,7 +223,7 @@ class Content:
     @classmethod
     def from_parts(cls, parts: Iterable[Part | str]) -> Content:
         """Content from parts; plain strings become text parts."""
-        return cls(tuple(parts))
+        return cls(parts)
 
     @classmethod
     def from_image_file(cls, path: str | os.PathLike[str], *, detail: str | None = None) -> Content:
