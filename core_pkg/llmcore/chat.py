@@ -154,7 +154,7 @@ def _to_messages(value: Iterable[Message]) -> tuple[Message, ...]:
     if not messages:
         fail("messages", "must hold at least one message")
     for i, m in enumerate(messages):
-        if not isinstance(m, Message):
+        if type(m) is not Message and not isinstance(m, Message):
             hint = (
                 " (build it with Message(...) or Message.user(...))"
                 if isinstance(m, str | Mapping)

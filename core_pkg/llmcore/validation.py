@@ -8,11 +8,12 @@ plain type tests and one walk over nested JSON values, nothing more.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from llmcore.errors import InvalidInputError
@@ -21,6 +22,7 @@ __all__ = [
     "check_api_key",
     "check_base_url",
     "check_bool",
+    "check_client_settings",
     "check_headers",
     "check_int",
     "check_json_object",
@@ -30,10 +32,10 @@ __all__ = [
     "check_str",
     "describe",
     "fail",
-    "validator",
+    "items_of",
+    "schema_problem",
 ]
 
-T = TypeVar("T")
 
 _SHORT = 40
 _MAX_DEPTH = 200
@@ -63,15 +65,6 @@ def describe(value: object) -> str:
     except TypeError:
         return f"a {kind}"
     return f"a {kind} of {size} item{'' if size == 1 else 's'}"
-
-
-def validator(check: Callable[[str, Any], object]) -> Callable[[Any, Any, Any], None]:
-    """An attrs validator running ``check(field_name, value)``."""
-
-    def run(_instance: Any, attribute: Any, value: Any) -> None:
-        check(attribute.name, value)
-
-    return run
 
 
 # --- scalars ---------------------------------------------------------------------------------
@@ -157,34 +150,63 @@ def check_json_object(field: str, value: Any, *, optional: bool = False) -> None
 def check_json_value(field: str, value: Any) -> None:
     """``value`` is made of dicts (string keys), lists, tuples, strings, finite numbers, bools
     and None only: what JSON can carry and give back unchanged."""
-    _walk(field, value, 0)
+    try:
+        _walk(value, 0)
+    except _NotJson as exc:
+        path = field + "".join(
+            f"[{k}]" if isinstance(k, int) else f"[{k!r}]" if len(k) <= _SHORT else "[...]"
+            for k in reversed(exc.keys)
+        )
+        fail(path, exc.reason)
 
 
-def _walk(path: str, value: Any, depth: int) -> None:
-    if value is None or isinstance(value, str | bool | int):
+class _NotJson(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.keys: list[str | int] = []  # innermost first, filled in on the way out
+
+
+def _walk(value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
         return
-    if isinstance(value, float):
+    if kind is float:
         if not math.isfinite(value):
-            fail(path, f"{value!r} is not JSON-serialisable")
+            raise _NotJson(f"{value!r} is not JSON-serialisable")
         return
     if depth >= _MAX_DEPTH:
-        fail(path, f"nested more than {_MAX_DEPTH} levels deep (or contains itself)")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                fail(path, f"has a {type(key).__name__} key; JSON object keys are strings")
-            _walk(f"{path}[{key!r}]" if len(key) <= _SHORT else f"{path}[...]", item, depth + 1)
-        return
-    if isinstance(value, list | tuple):
+        raise _NotJson(f"nested more than {_MAX_DEPTH} levels deep (or contains itself)")
+    if kind is list or kind is tuple:
         for i, item in enumerate(value):
-            _walk(f"{path}[{i}]", item, depth + 1)
+            try:
+                _walk(item, depth + 1)
+            except _NotJson as exc:
+                exc.keys.append(i)
+                raise
         return
-    fail(path, f"a {type(value).__name__} is not JSON-serialisable")
+    if kind is dict or isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotJson(f"has a {type(key).__name__} key; JSON object keys are strings")
+            try:
+                _walk(item, depth + 1)
+            except _NotJson as exc:
+                exc.keys.append(key)
+                raise
+        return
+    if isinstance(value, str | int | float | list | tuple):  # subclasses (enums, named tuples)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _NotJson(f"{value!r} is not JSON-serialisable")
+        if isinstance(value, list | tuple):
+            _walk(list(value), depth)
+        return
+    raise _NotJson(f"a {type(value).__name__} is not JSON-serialisable")
 
 
 # --- tool schemas ----------------------------------------------------------------------------
 
-_schema_ok: set[Any] = set()
+_schema_ok: set[str] = set()
 _schema_lock = threading.Lock()
 _SCHEMA_CACHE = 512
 
@@ -207,7 +229,8 @@ def schema_problem(schema: Mapping[str, Any]) -> str | None:
     Valid schemas are remembered (by value), so a tool rebuilt for every request is checked
     once.
     """
-    key = _freeze(schema)
+    # The JSON text keeps 1, 1.0 and true apart (equal in Python, different schemas).
+    key = json.dumps(schema, sort_keys=True)
     with _schema_lock:
         if key in _schema_ok:
             return None
@@ -224,15 +247,6 @@ def schema_problem(schema: Mapping[str, Any]) -> str | None:
             _schema_ok.clear()
         _schema_ok.add(key)
     return None
-
-
-def _freeze(value: Any) -> Any:
-    # Type tags keep 1, 1.0 and True apart: equal in Python, different schemas.
-    if isinstance(value, Mapping):
-        return ("d", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
-    if isinstance(value, list | tuple):
-        return ("l", tuple(_freeze(v) for v in value))
-    return (type(value).__name__, value)
 
 
 # --- connection settings ---------------------------------------------------------------------
