@@ -283,6 +283,12 @@ def test_tool_call_extra_and_fields() -> None:
     assert "contains itself" in str(err)
 
 
+@pytest.mark.parametrize("text", ['{"x": NaN}', '{"x": [Infinity]}', '{"x": -Infinity}'])
+def test_model_arguments_that_are_not_json_are_kept_raw(text: str) -> None:
+    call = llmcore.finish_tool_call("call_1", "f", text)  # a model's output never raises
+    assert (call.arguments, call.raw_arguments) == ({}, text)
+
+
 @pytest.mark.parametrize("name", ["", None, 5])
 def test_tool_names_must_be_non_empty_strings(name: Any) -> None:
     raises_at("name", Tool, name)
