@@ -47,12 +47,15 @@ def _complete_json(text: str) -> bool:
 def finish_tool_call(
     id: str | None, name: str | None, arguments: str, extra: dict[str, Any] | None = None
 ) -> ToolCall:
-    """A :class:`ToolCall` from accumulated argument text (invalid JSON kept raw)."""
+    """A :class:`ToolCall` from accumulated argument text (invalid JSON kept raw).
+
+    ``NaN`` and ``Infinity`` are not JSON: arguments holding them are kept raw too.
+    """
     raw: str | None = None
     parsed: Any = {}
     if arguments.strip():
         try:
-            parsed = json.loads(arguments)
+            parsed = json.loads(arguments, parse_constant=_not_json)
         except ValueError:
             parsed, raw = {}, arguments
     if not isinstance(parsed, dict):
@@ -60,6 +63,10 @@ def finish_tool_call(
     return ToolCall(
         id=id or "", name=name or "", arguments=parsed, raw_arguments=raw, extra=extra or {}
     )
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 @attrs.define

@@ -16,8 +16,16 @@ from typing import Any
 
 import attrs
 
-from llmcore.errors import ConfigurationError
 from llmcore.messages import Message, Role, Tool, ToolCall
+from llmcore.validation import (
+    check_int,
+    check_json_object,
+    check_number,
+    check_str,
+    describe,
+    fail,
+    items_of,
+)
 
 __all__ = [
     "ChatCompletionChunk",
@@ -80,12 +88,31 @@ class ReasoningEffort(str, enum.Enum):
     XHIGH = "xhigh"
 
 
+def _check_tool_choice(instance: ToolChoice) -> None:
+    if instance.mode not in _CHOICE_MODES:
+        fail(
+            "mode",
+            f"unknown tool choice mode {describe(instance.mode)}; expected one of "
+            f"{', '.join(_CHOICE_MODES)}",
+        )
+    if instance.mode == "tool":
+        check_str("name", instance.name, nonempty=True)
+    elif instance.name is not None:
+        fail("name", f"is only used with mode 'tool', not {instance.mode!r}")
+
+
+_CHOICE_MODES = ("auto", "none", "required", "tool")
+
+
 @attrs.frozen
 class ToolChoice:
     """``auto``, ``none``, ``required`` or one named tool (``ToolChoice.tool("get_weather")``)."""
 
-    mode: str = attrs.field(validator=attrs.validators.in_(("auto", "none", "required", "tool")))
+    mode: str
     name: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_tool_choice(self)
 
     @classmethod
     def tool(cls, name: str) -> ToolChoice:
@@ -98,6 +125,12 @@ def _to_tool_choice(value: ToolChoice | str | None) -> ToolChoice | None:
         return value
     if value in ("auto", "none", "required"):
         return ToolChoice(value)
+    if not isinstance(value, str) or not value:
+        fail(
+            "tool_choice",
+            f"expected 'auto', 'none', 'required', a tool name or a ToolChoice, got "
+            f"{describe(value)}",
+        )
     return ToolChoice.tool(value)
 
 
@@ -106,34 +139,102 @@ def _to_stop(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
         return None
     if isinstance(value, str):
         return (value,)
-    return tuple(value)
+    stop = tuple(items_of("stop", value, "strings"))
+    for i, item in enumerate(stop):
+        check_str(f"stop[{i}]", item)
+    return stop
 
 
 def _to_messages(value: Iterable[Message]) -> tuple[Message, ...]:
-    messages = tuple(value)
+    if value is None:
+        fail("messages", "expected a list of Message, got None")
+    if isinstance(value, tuple) and value and all(type(m) is Message for m in value):
+        return value  # the common case: nothing to convert or check
+    messages = tuple(items_of("messages", value, "Message"))
+    if not messages:
+        fail("messages", "must hold at least one message")
     for i, m in enumerate(messages):
-        if not isinstance(m, Message):
-            raise ConfigurationError(f"messages[{i}] is {type(m).__name__}, not a Message")
+        if type(m) is not Message and not isinstance(m, Message):
+            hint = (
+                " (build it with Message(...) or Message.user(...))"
+                if isinstance(m, str | Mapping)
+                else ""
+            )
+            fail(f"messages[{i}]", f"expected a Message, got {describe(m)}{hint}")
     return messages
 
 
 def _to_tools(value: Iterable[Tool] | None) -> tuple[Tool, ...] | None:
-    return None if value is None else tuple(value)
+    if value is None:
+        return None
+    tools = tuple(items_of("tools", value, "Tool"))
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, Tool):
+            fail(f"tools[{i}]", f"expected a Tool, got {describe(tool)}")
+    return tools
+
+
+_EFFORTS = {e.value: e for e in ReasoningEffort}
 
 
 def _to_effort(value: ReasoningEffort | str | None) -> ReasoningEffort | None:
-    return None if value is None else ReasoningEffort(value)
+    if value is None or isinstance(value, ReasoningEffort):
+        return value
+    effort = _EFFORTS.get(value) if isinstance(value, str) else None
+    if effort is None:
+        fail(
+            "reasoning_effort",
+            f"unknown effort {describe(value)}; expected one of {', '.join(_EFFORTS)}",
+        )
+    return effort
 
 
 def _plain_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _to_extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail("extra", f"expected a dict, got {describe(value)}")
+    return dict(value)
+
+
 def _check_model(value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(
-            f"ChatCompletionRequest.model must be a non-empty string, got {value!r}"
-        )
+    if not isinstance(value, str):
+        fail("model", f"expected a non-empty string, got {describe(value)}")
+    if not value:
+        fail("model", "must be a non-empty string")
+
+
+_INT64 = 2**63
+
+# Well-known provider options passed through ``extra``: checked like the typed fields.
+_EXTRA_NUMBERS: dict[str, tuple[float, float]] = {
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+}
+_EXTRA_COUNTS = ("n", "max_completion_tokens")
+
+
+def _check_request(request: ChatCompletionRequest) -> None:
+    check_number("temperature", request.temperature, optional=True, minimum=0)
+    check_number("top_p", request.top_p, optional=True, minimum=0, maximum=1)
+    check_int("max_tokens", request.max_tokens, optional=True, minimum=1)
+    check_json_object("response_format", request.response_format, optional=True)
+    check_int("seed", request.seed, optional=True, minimum=-_INT64, maximum=_INT64 - 1)
+    check_str("user", request.user, optional=True)
+    check_int("reasoning_budget", request.reasoning_budget, optional=True, minimum=0)
+    extra = request.extra
+    if extra:
+        check_json_object("extra", extra)
+        for key, (low, high) in _EXTRA_NUMBERS.items():
+            if key in extra:
+                check_number(f"extra[{key!r}]", extra[key], minimum=low, maximum=high)
+        for key in _EXTRA_COUNTS:
+            if key in extra:
+                check_int(f"extra[{key!r}]", extra[key], minimum=1)
 
 
 @attrs.frozen
@@ -143,6 +244,12 @@ class ChatCompletionRequest:
     ``model`` may be ``"provider/model"`` for gateways (sent unchanged). ``extra`` is merged into
     the provider payload last, for options llmcore does not model. ``reasoning_effort`` and
     ``reasoning_budget`` (tokens) are mapped by each plugin to its provider's control.
+
+    Every field is checked when the request is built: ``messages`` is a non-empty list of
+    :class:`Message`; ``temperature`` a finite number >= 0; ``top_p`` in [0, 1]; ``max_tokens``
+    an int >= 1; ``seed`` a 64-bit int; ``stop`` a str or a list of str; ``extra`` and
+    ``response_format`` JSON objects (``n``, ``presence_penalty``... in ``extra`` are checked
+    too). A bad value raises :class:`~llmcore.InvalidInputError` naming the field.
     """
 
     model: str = attrs.field(validator=lambda _i, _a, v: _check_model(v))
@@ -158,12 +265,15 @@ class ChatCompletionRequest:
     user: str | None = None
     reasoning_effort: ReasoningEffort | None = attrs.field(default=None, converter=_to_effort)
     reasoning_budget: int | None = None
-    extra: dict[str, Any] = attrs.field(factory=dict, converter=_plain_dict)
+    extra: dict[str, Any] = attrs.field(factory=dict, converter=_to_extra)
+
+    def __attrs_post_init__(self) -> None:
+        _check_request(self)
 
     @classmethod
     def new(cls, model: str, messages: Iterable[Message]) -> ChatCompletionRequest:
         """The seeds' ``ChatCompletionRequest::new(model, messages)``."""
-        return cls(model, tuple(messages))
+        return cls(model, messages)
 
     def with_options(self, **changes: Any) -> ChatCompletionRequest:
         """A copy with some fields changed."""

@@ -37,6 +37,7 @@ from llmcore.retry import call_with_retries
 from llmcore.stream import ChatStream
 from llmcore.transport import OpenResponse, Transport
 from llmcore.urls import apply_base_url
+from llmcore.validation import check_api_key, check_client_settings
 
 __all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key", "item_error"]
 
@@ -115,6 +116,7 @@ class Client:
     ) -> None:
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
+        check_client_settings(resolved, base_url, options)
         self.provider = resolved.with_base_url(base_url)
         has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
         self.provider, self._url_params, self._url_headers = apply_base_url(
@@ -135,6 +137,9 @@ class Client:
 
     def _resolve_key(self, api_key: str | None) -> Secret | None:
         key = api_key if api_key is not None else get_env_api_key(self.provider)
+        if key:
+            names = " or ".join(self.provider.api_key_env)
+            check_api_key("api_key" if api_key is not None else f"api_key (from {names})", key)
         if not key:
             if self.provider.key_required and self.provider.auth != "none":
                 names = " or ".join(self.provider.api_key_env) or "an environment variable"
@@ -305,7 +310,7 @@ class Client:
 
     @scrubbed
     def quick_chat_text(self, model: str, prompt: str, **options: Any) -> str:
-        """One user prompt in, the answer's text out."""
+        """One user prompt in, the answer's text out (``prompt`` is a str or a Content)."""
         request = ChatCompletionRequest(model, [Message.user(prompt)], **options)
         return self.chat_completion(request).text()
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Iterable
-from typing import Literal, Union
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, Union
 
 import attrs
 
-from llmcore.errors import ConfigurationError
+from llmcore.errors import ConfigurationError, InvalidInputError
+from llmcore.validation import check_str, describe, fail, items_of
 
 __all__ = [
     "AudioPart",
@@ -33,12 +34,24 @@ __all__ = [
 ]
 
 
+def _opt_str(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value, optional=True)
+
+
+def _tag(expected: str) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value != expected:
+            fail(attribute.name, f"must be {expected!r}, got {describe(value)}")
+
+    return check
+
+
 @attrs.frozen
 class TextPart:
     """Plain text."""
 
-    text: str
-    type: Literal["text"] = "text"
+    text: str = attrs.field(validator=lambda _i, _a, v: check_str("text", v))
+    type: Literal["text"] = attrs.field(default="text", validator=_tag("text"))
 
 
 @attrs.frozen
@@ -48,16 +61,16 @@ class ImagePart:
     ``detail`` is OpenAI's ``auto|low|high`` hint; ``name`` is informational.
     """
 
-    url: str | None = None
-    data: str | None = None
-    mime_type: str | None = None
-    name: str | None = None
-    detail: str | None = None
-    type: Literal["image"] = "image"
+    url: str | None = attrs.field(default=None, validator=_opt_str)
+    data: str | None = attrs.field(default=None, validator=_opt_str)
+    mime_type: str | None = attrs.field(default=None, validator=_opt_str)
+    name: str | None = attrs.field(default=None, validator=_opt_str)
+    detail: str | None = attrs.field(default=None, validator=_opt_str)
+    type: Literal["image"] = attrs.field(default="image", validator=_tag("image"))
 
     def __attrs_post_init__(self) -> None:
         if (self.url is None) == (self.data is None):
-            raise ConfigurationError("ImagePart needs exactly one of url= or data=")
+            raise InvalidInputError.at("url", "ImagePart needs exactly one of url= or data=")
 
     def data_url(self) -> str:
         """The image as a URL: the given URL, or a ``data:`` URL for inline bytes."""
@@ -76,30 +89,30 @@ class ImagePart:
 class AudioPart:
     """Audio given by URL or by base64 data; ``format`` is the short name (``wav``, ``mp3``)."""
 
-    url: str | None = None
-    data: str | None = None
-    mime_type: str | None = None
-    format: str | None = None
-    type: Literal["audio"] = "audio"
+    url: str | None = attrs.field(default=None, validator=_opt_str)
+    data: str | None = attrs.field(default=None, validator=_opt_str)
+    mime_type: str | None = attrs.field(default=None, validator=_opt_str)
+    format: str | None = attrs.field(default=None, validator=_opt_str)
+    type: Literal["audio"] = attrs.field(default="audio", validator=_tag("audio"))
 
     def __attrs_post_init__(self) -> None:
         if (self.url is None) == (self.data is None):
-            raise ConfigurationError("AudioPart needs exactly one of url= or data=")
+            raise InvalidInputError.at("url", "AudioPart needs exactly one of url= or data=")
 
 
 @attrs.frozen
 class DocumentPart:
     """A document (PDF, plain text) given by URL or by base64 data."""
 
-    url: str | None = None
-    data: str | None = None
-    mime_type: str | None = None
-    name: str | None = None
-    type: Literal["document"] = "document"
+    url: str | None = attrs.field(default=None, validator=_opt_str)
+    data: str | None = attrs.field(default=None, validator=_opt_str)
+    mime_type: str | None = attrs.field(default=None, validator=_opt_str)
+    name: str | None = attrs.field(default=None, validator=_opt_str)
+    type: Literal["document"] = attrs.field(default="document", validator=_tag("document"))
 
     def __attrs_post_init__(self) -> None:
         if (self.url is None) == (self.data is None):
-            raise ConfigurationError("DocumentPart needs exactly one of url= or data=")
+            raise InvalidInputError.at("url", "DocumentPart needs exactly one of url= or data=")
 
 
 Part = Union[TextPart, ImagePart, AudioPart, DocumentPart]
@@ -169,16 +182,30 @@ def _check_b64(data: str) -> str:
     return data
 
 
-def _to_parts(value: Iterable[Part | str]) -> tuple[Part, ...]:
+_PART_TYPES = (TextPart, ImagePart, AudioPart, DocumentPart)
+_NOT_PARTS = (Mapping, bytes, bytearray, set, frozenset)
+
+
+def _parts(value: Iterable[Part | str], field: str) -> tuple[Part, ...]:
+    if isinstance(value, tuple) and all(type(p) in _PART_TYPES for p in value):
+        return value  # already parts: the common case, nothing to convert
     parts: list[Part] = []
-    for item in value:
+    for i, item in enumerate(items_of(field, value, "content parts")):
         if isinstance(item, str):
             parts.append(TextPart(item))
-        elif isinstance(item, TextPart | ImagePart | AudioPart | DocumentPart):
+        elif isinstance(item, _PART_TYPES):
             parts.append(item)
         else:
-            raise ConfigurationError(f"not a content part: {item!r}")
+            fail(
+                f"{field}[{i}]",
+                f"expected a str, TextPart, ImagePart, AudioPart or DocumentPart, got "
+                f"{describe(item)}",
+            )
     return tuple(parts)
+
+
+def _to_parts(value: Iterable[Part | str]) -> tuple[Part, ...]:
+    return _parts(value, "parts")
 
 
 @attrs.frozen
@@ -196,7 +223,7 @@ class Content:
     @classmethod
     def from_parts(cls, parts: Iterable[Part | str]) -> Content:
         """Content from parts; plain strings become text parts."""
-        return cls(tuple(parts))
+        return cls(parts)
 
     @classmethod
     def from_image_file(cls, path: str | os.PathLike[str], *, detail: str | None = None) -> Content:
@@ -314,14 +341,28 @@ class Content:
         return self.as_text()
 
 
-def to_content(value: Content | str | Iterable[Part | str] | None) -> Content:
-    """Normalise what users pass as ``content=`` into :class:`Content`."""
+def to_content(
+    value: Content | str | Iterable[Part | str] | None, *, field: str = "content"
+) -> Content:
+    """Normalise what users pass as ``content=`` into :class:`Content`.
+
+    ``None`` is empty content; a string, a :class:`Content`, one part or a list of parts (and
+    strings) are taken as they are. Anything else, a dict included (it is never read as parts),
+    raises :class:`~llmcore.InvalidInputError` naming ``field``.
+    """
     if value is None:
         return Content()
     if isinstance(value, Content):
         return value
     if isinstance(value, str):
         return Content.from_text(value)
-    if isinstance(value, TextPart | ImagePart | AudioPart | DocumentPart):
+    if isinstance(value, _PART_TYPES):
         return Content((value,))
-    return Content.from_parts(value)
+    if isinstance(value, list | tuple) or (
+        hasattr(value, "__iter__") and not isinstance(value, _NOT_PARTS)
+    ):
+        return Content(_parts(value, field))
+    fail(
+        field,
+        f"expected a str, a Content, a content part or a list of them, got {describe(value)}",
+    )

@@ -24,6 +24,7 @@ onto it (``parse_error`` hook) and the transport maps ``requests``' exceptions o
  +-- RedirectError                 a redirect to another origin, not followed
      +-- UnsupportedOperationError     the provider/API cannot do what was asked
      +-- ConfigurationError            missing key, unknown provider, bad options
+     |    +-- InvalidInputError        a request, message, tool or option fails validation
      +-- PluginError                   a plugin is missing, broken, or returned the wrong thing
 
 Messages never contain an API key: :func:`redact` scrubs known secrets, tokens, URL credentials
@@ -54,6 +55,7 @@ __all__ = [
     "ConflictError",
     "ContentFilterError",
     "ContextLengthExceededError",
+    "InvalidInputError",
     "InvalidRequestError",
     "LlmError",
     "MalformedResponseError",
@@ -661,3 +663,36 @@ def complete_error(
     if err.provider is None:
         err.provider = provider
     return err
+
+
+class InvalidInputError(ConfigurationError):
+    """A value given to llmcore is invalid; ``field`` is its path (``messages[2].content``).
+
+    Raised when a request, message, content part, tool or option is built (and by plugins for
+    input their API cannot express), before anything is sent. ``reason`` is the problem without
+    the path; the message reads ``"<field>: <reason>"``. Never retryable.
+    """
+
+    def __init__(
+        self, message: str, *, field: str = "", reason: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+        self.reason = message if reason is None else reason
+
+    @classmethod
+    def at(cls, field: str, reason: str, **kwargs: Any) -> InvalidInputError:
+        """The error for ``field``, its message ``"<field>: <reason>"``."""
+        return cls(f"{field}: {reason}" if field else reason, field=field, reason=reason, **kwargs)
+
+    def within(self, prefix: str) -> InvalidInputError:
+        """The same error with its field path under ``prefix`` (``messages[2]`` + ``content``)."""
+        if not prefix:
+            return self
+        if not self.field:
+            field = prefix
+        elif self.field.startswith("["):
+            field = prefix + self.field
+        else:
+            field = f"{prefix}.{self.field}"
+        return InvalidInputError.at(field, self.reason, provider=self.provider)

@@ -15,6 +15,16 @@ from typing import Any
 import attrs
 
 from llmcore.content import Content, to_content
+from llmcore.errors import InvalidInputError
+from llmcore.validation import (
+    check_bool,
+    check_json_object,
+    check_object_schema,
+    check_str,
+    describe,
+    fail,
+    items_of,
+)
 
 __all__ = ["Message", "Role", "ThinkingBlock", "Tool", "ToolCall"]
 
@@ -32,12 +42,49 @@ class Role(str, enum.Enum):
         return self.value
 
 
+_ROLES = {r.value: r for r in Role}
+
+
 def _to_role(value: Role | str) -> Role:
-    return value if isinstance(value, Role) else Role(value)
+    if isinstance(value, Role):
+        return value
+    role = _ROLES.get(value) if isinstance(value, str) else None
+    if role is None:
+        fail("role", f"unknown role {describe(value)}; expected one of {', '.join(_ROLES)}")
+    return role
 
 
-def _freeze_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value or {})
+def _opt_str(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value, optional=True)
+
+
+def _str(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value)
+
+
+def _json_object(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_json_object(attribute.name, value)
+
+
+def _json_dict(field: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A mapping (or None, meaning empty) copied into a dict; anything else refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail(field, f"expected a dict, got {describe(value)}")
+    return dict(value)
+
+
+def _to_arguments(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _json_dict("arguments", value)
+
+
+def _to_extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _json_dict("extra", value)
+
+
+def _to_parameters(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _json_dict("parameters", value)
 
 
 @attrs.frozen
@@ -49,11 +96,13 @@ class ToolCall:
     ``extra`` carries provider fields that must travel with the call (e.g. Gemini signatures).
     """
 
-    id: str
-    name: str
-    arguments: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict)
-    raw_arguments: str | None = None
-    extra: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_dict)
+    id: str = attrs.field(validator=_str)
+    name: str = attrs.field(validator=_str)
+    arguments: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_arguments, validator=_json_object
+    )
+    raw_arguments: str | None = attrs.field(default=None, validator=_opt_str)
+    extra: dict[str, Any] = attrs.field(factory=dict, converter=_to_extra, validator=_json_object)
 
     def arguments_json(self) -> str:
         """The arguments as JSON text, for wires that want a string: the provider's own text
@@ -72,31 +121,58 @@ class ThinkingBlock:
     and ``api`` say where it came from (handoffs drop signatures across providers).
     """
 
-    text: str = ""
-    signature: str | None = None
-    redacted: str | None = None
-    provider: str | None = None
-    api: str | None = None
+    text: str = attrs.field(default="", validator=_str)
+    signature: str | None = attrs.field(default=None, validator=_opt_str)
+    redacted: str | None = attrs.field(default=None, validator=_opt_str)
+    provider: str | None = attrs.field(default=None, validator=_opt_str)
+    api: str | None = attrs.field(default=None, validator=_opt_str)
 
 
 @attrs.frozen
 class Tool:
-    """A function the model may call, described by a JSON Schema for its arguments."""
+    """A function the model may call, described by a JSON Schema for its arguments.
 
-    name: str
-    description: str | None = None
+    ``name`` is a non-empty string; ``parameters`` must be a valid JSON Schema (the draft its
+    ``$schema`` names, else 2020-12) of ``"type": "object"``.
+    """
+
+    name: str = attrs.field(validator=lambda _i, _a, v: check_str("name", v, nonempty=True))
+    description: str | None = attrs.field(default=None, validator=_opt_str)
     parameters: dict[str, Any] = attrs.field(
-        factory=lambda: {"type": "object", "properties": {}}, converter=_freeze_dict
+        factory=lambda: {"type": "object", "properties": {}},
+        converter=_to_parameters,
     )
-    strict: bool | None = None
+    strict: bool | None = attrs.field(
+        default=None, validator=lambda _i, _a, v: check_bool("strict", v, optional=True)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            check_object_schema("parameters", self.parameters)
+        except InvalidInputError as exc:
+            # Name the tool: the error usually surfaces far from where the tool was written.
+            raise InvalidInputError.at(exc.field, f"{exc.reason} (tool {self.name!r})") from None
+
+
+def _items(field: str, cls: type[Any], value: Any) -> tuple[Any, ...]:
+    """An iterable (None meaning empty) of ``cls`` instances as a tuple; anything else refused."""
+    if value is None:
+        return ()
+    if isinstance(value, tuple) and all(type(v) is cls for v in value):
+        return value
+    items = tuple(items_of(field, value, cls.__name__))
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            fail(f"{field}[{i}]", f"expected a {cls.__name__}, got {describe(item)}")
+    return items
 
 
 def _to_tool_calls(value: Iterable[ToolCall] | None) -> tuple[ToolCall, ...]:
-    return tuple(value or ())
+    return _items("tool_calls", ToolCall, value)
 
 
 def _to_thinking(value: Iterable[ThinkingBlock] | None) -> tuple[ThinkingBlock, ...]:
-    return tuple(value or ())
+    return _items("thinking", ThinkingBlock, value)
 
 
 @attrs.frozen
@@ -112,20 +188,24 @@ class Message:
     role: Role = attrs.field(converter=_to_role)
     content: Content = attrs.field(factory=Content, converter=to_content)
     tool_calls: tuple[ToolCall, ...] = attrs.field(factory=tuple, converter=_to_tool_calls)
-    tool_call_id: str | None = None
-    name: str | None = None
-    reasoning: str | None = None
+    tool_call_id: str | None = attrs.field(default=None, validator=_opt_str)
+    name: str | None = attrs.field(default=None, validator=_opt_str)
+    reasoning: str | None = attrs.field(default=None, validator=_opt_str)
     thinking: tuple[ThinkingBlock, ...] = attrs.field(factory=tuple, converter=_to_thinking)
-    is_error: bool = False
+    is_error: bool = attrs.field(
+        default=False, validator=lambda _i, _a, v: check_bool("is_error", v)
+    )
 
     @classmethod
     def system(cls, text: str) -> Message:
         """A system prompt."""
+        _not_none(text)
         return cls(Role.SYSTEM, text)
 
     @classmethod
     def user(cls, content: Content | str) -> Message:
         """A user turn."""
+        _not_none(content)
         return cls(Role.USER, content)
 
     @classmethod
@@ -143,6 +223,8 @@ class Message:
         is_error: bool = False,
     ) -> Message:
         """The result of a tool call, answering ``tool_call_id``."""
+        check_str("tool_call_id", tool_call_id)
+        _not_none(content)
         return cls(Role.TOOL, content, tool_call_id=tool_call_id, name=name, is_error=is_error)
 
     def text(self) -> str:
@@ -155,3 +237,8 @@ class Message:
             return self.reasoning
         joined = "\n\n".join(b.text for b in self.thinking if b.text)
         return joined or None
+
+
+def _not_none(content: object) -> None:
+    if content is None:
+        fail("content", "must not be None (pass a str, a Content or a list of parts)")

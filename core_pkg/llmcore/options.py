@@ -8,27 +8,80 @@ from typing import Any
 
 import attrs
 
-from llmcore.errors import ConfigurationError, redact
+from llmcore.errors import redact
 from llmcore.http import mask_headers
+from llmcore.validation import check_headers, check_int, check_number, fail
 
 __all__ = ["ConnectionOptions"]
 
 
-def _seconds(value: float | datetime.timedelta | None) -> float | None:
+def _duration(field: str, value: float | datetime.timedelta | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
+        value = value.total_seconds()
+    check_number(field, value, minimum=0, exclusive_minimum=True)
     return float(value)
 
 
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ConfigurationError(f"ConnectionOptions.{attr.name} must be > 0, got {value!r}")
+def _idle(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("idle_timeout", value)
+
+
+def _connect(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("connect_timeout", value)
+
+
+def _read(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("read_timeout", value)
+
+
+def _total(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("total_timeout", value)
+
+
+def _grace(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("finish_grace", value)
+
+
+def _seconds_at_least_zero(field: str, value: float | datetime.timedelta) -> float:
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    check_number(field, value, minimum=0)
+    return float(value)
+
+
+def _backoff_initial(value: float | datetime.timedelta) -> float:
+    return _seconds_at_least_zero("backoff_initial", value)
+
+
+def _backoff_max(value: float | datetime.timedelta) -> float:
+    return _seconds_at_least_zero("backoff_max", value)
+
+
+def _max_retry_after(value: float | datetime.timedelta) -> float:
+    return _seconds_at_least_zero("max_retry_after", value)
 
 
 def _headers(value: Mapping[str, str] | None) -> dict[str, str]:
-    return dict(value or {})
+    if value is None:
+        return {}
+    check_headers("default_headers", value)
+    return dict(value)
+
+
+def _check_proxy(_inst: object, _attr: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    # A proxy URL may hold a password: describe the problem, never the value.
+    if not isinstance(value, str):
+        fail("proxy", f"expected a URL string, got a {type(value).__name__}")
+    if not value or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        fail("proxy", "must be a non-empty URL without whitespace (the value is not shown)")
+    if "://" not in value:
+        fail(
+            "proxy", "must be a URL with a scheme, e.g. http://proxy:3128 (the value is not shown)"
+        )
 
 
 def _proxy_repr(proxy: str | None) -> str:
@@ -58,34 +111,31 @@ class ConnectionOptions:
     - ``backoff_initial`` / ``backoff_max``: exponential backoff with jitter between attempts;
     - ``max_retry_after``: the longest server-requested wait (``Retry-After``) that is honoured;
     - ``default_headers``: sent with every request.
+
+    Every value is checked here: durations are finite numbers > 0 (``backoff_*`` and
+    ``max_retry_after`` >= 0), counts are ints (a bool is not), header names are tokens and
+    header values carry no line breaks or control characters. A bad value raises
+    :class:`~llmcore.InvalidInputError` naming the field.
     """
 
-    pool_size: int = 10
-    idle_timeout: float | None = attrs.field(default=90.0, converter=_seconds, validator=_positive)
-    connect_timeout: float | None = attrs.field(
-        default=10.0, converter=_seconds, validator=_positive
+    pool_size: int = attrs.field(
+        default=10, validator=lambda _i, _a, v: check_int("pool_size", v, minimum=1)
     )
-    read_timeout: float | None = attrs.field(default=600.0, converter=_seconds, validator=_positive)
-    total_timeout: float | None = attrs.field(default=None, converter=_seconds, validator=_positive)
-    finish_grace: float | None = attrs.field(default=1.0, converter=_seconds, validator=_positive)
-    proxy: str | None = attrs.field(default=None, repr=_proxy_repr)
-    max_retries: int = 2
-    backoff_initial: float = attrs.field(default=0.5, converter=float)
-    backoff_max: float = attrs.field(default=8.0, converter=float)
-    max_retry_after: float = attrs.field(default=60.0, converter=float)
+    idle_timeout: float | None = attrs.field(default=90.0, converter=_idle)
+    connect_timeout: float | None = attrs.field(default=10.0, converter=_connect)
+    read_timeout: float | None = attrs.field(default=600.0, converter=_read)
+    total_timeout: float | None = attrs.field(default=None, converter=_total)
+    finish_grace: float | None = attrs.field(default=1.0, converter=_grace)
+    proxy: str | None = attrs.field(default=None, validator=_check_proxy, repr=_proxy_repr)
+    max_retries: int = attrs.field(
+        default=2, validator=lambda _i, _a, v: check_int("max_retries", v, minimum=0)
+    )
+    backoff_initial: float = attrs.field(default=0.5, converter=_backoff_initial)
+    backoff_max: float = attrs.field(default=8.0, converter=_backoff_max)
+    max_retry_after: float = attrs.field(default=60.0, converter=_max_retry_after)
     default_headers: dict[str, str] = attrs.field(
         factory=dict, converter=_headers, repr=_headers_repr
     )
-
-    def __attrs_post_init__(self) -> None:
-        if self.pool_size < 1:
-            raise ConfigurationError(
-                f"ConnectionOptions.pool_size must be >= 1, got {self.pool_size}"
-            )
-        if self.max_retries < 0:
-            raise ConfigurationError(
-                f"ConnectionOptions.max_retries must be >= 0, got {self.max_retries}"
-            )
 
     def evolve(self, **changes: Any) -> ConnectionOptions:
         """A copy with some fields changed."""

@@ -281,7 +281,12 @@ class Plugins:
     def build_payload(
         self, provider: Provider, request: ChatCompletionRequest, stream: bool
     ) -> HttpRequest:
-        """The provider request for ``request`` (``PluginError`` if no plugin answers)."""
+        """The provider request for ``request`` (``PluginError`` if no plugin answers).
+
+        An :class:`LlmError` the plugin raises, such as the ``InvalidInputError`` for input its
+        API cannot express, passes through unchanged; only a crash (``KeyError``,
+        ``TypeError``...) becomes a ``PluginError`` blaming the plugin.
+        """
         try:
             result = self._hook("build_payload", provider.api)(
                 provider=provider, request=request, stream=stream

@@ -16,6 +16,7 @@ import attrs
 
 from llmcore.errors import redact
 from llmcore.http import mask_headers
+from llmcore.validation import check_headers, check_str
 
 __all__ = ["AuthScheme", "Capabilities", "Compat", "Provider", "Secret"]
 
@@ -70,6 +71,21 @@ def _url_repr(text: str) -> str:
 
 def _headers_repr(headers: Mapping[str, str]) -> str:
     return repr({k: redact(v) for k, v in mask_headers(headers).items()})
+
+
+def _to_headers(value: Mapping[str, str] | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    check_headers("headers", value)
+    return dict(value)
+
+
+def _nonempty(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value, nonempty=True)
+
+
+def _string(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value)
 
 
 @attrs.frozen
@@ -128,15 +144,18 @@ class Provider:
     ``api_key_env`` lists environment variables tried in order for the key; ``key_required``
     is False for local servers (Ollama, llama.cpp) that need none. ``headers`` go on every request.
     ``distribution`` names the package to install when its API has no plugin.
+
+    ``headers`` are checked here (token names, values without line breaks or control
+    characters); the base URL is checked when a :class:`~llmcore.Client` is built for it.
     """
 
-    name: str
-    api: str
-    base_url: str = attrs.field(repr=_url_repr)
+    name: str = attrs.field(validator=_nonempty)
+    api: str = attrs.field(validator=_nonempty)
+    base_url: str = attrs.field(validator=_string, repr=_url_repr)
     api_key_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     auth: AuthScheme = "bearer"
     key_required: bool = True
-    headers: dict[str, str] = attrs.field(factory=dict, converter=_dict, repr=_headers_repr)
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_to_headers, repr=_headers_repr)
     compat: Compat = attrs.field(factory=Compat)
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     distribution: str | None = None

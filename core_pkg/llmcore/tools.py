@@ -27,6 +27,7 @@ from llmcore.content import Content
 from llmcore.errors import ConfigurationError, LlmError
 from llmcore.messages import Message, Tool, ToolCall
 from llmcore.tool_schema import convert_arguments, function_schema
+from llmcore.validation import schema_problem
 
 __all__ = [
     "ToolValidationError",
@@ -158,16 +159,13 @@ def _invalid(tool_name: str, errors: list[tuple[str, str]]) -> ToolValidationErr
 
 
 def _schema_errors(tool: Tool, value: dict[str, Any]) -> list[tuple[str, str]]:
-    from jsonschema import exceptions, validators  # type: ignore[import-untyped, unused-ignore]
+    from jsonschema import validators  # type: ignore[import-untyped, unused-ignore]
 
     schema = tool.parameters
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise ConfigurationError(f"tool {tool.name!r} has an invalid parameters schema: {problem}")
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except exceptions.SchemaError as exc:
-        raise ConfigurationError(
-            f"tool {tool.name!r} has an invalid parameters schema: {exc.message}"
-        ) from exc
     found: list[tuple[tuple[tuple[int, Any], ...], str]] = []
     for error in cls(schema).iter_errors(value):
         for path, reason in _describe(error):

@@ -29,6 +29,7 @@ import urllib3.exceptions
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.errors import (
     ApiConnectionError,
+    InvalidInputError,
     LlmError,
     RedirectError,
     RequestTimeoutError,
@@ -81,8 +82,23 @@ def _timeout_in(exc: BaseException | None) -> bool:
     return False
 
 
+# Requests that cannot be sent as they are: no retry can fix them, so they are not retried.
+_UNSENDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidJSONError,
+)
+
+
 def _map_exception(exc: BaseException, what: str) -> LlmError:
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        # The text would quote the header value, which may be a credential.
+        return InvalidInputError.at("headers", f"a header cannot be sent {what} (value not shown)")
     detail = redact(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, _UNSENDABLE):
+        field = "json" if isinstance(exc, requests.exceptions.InvalidJSONError) else "url"
+        return InvalidInputError.at(field, f"cannot send {what}: {detail}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return RequestTimeoutError(f"connect timed out {what}: {detail}")
     if _timeout_in(exc):

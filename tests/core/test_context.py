@@ -84,11 +84,20 @@ messages = st.builds(
     thinking=st.lists(_thinking, max_size=3),
     is_error=st.booleans(),
 )
+# Tools are checked on construction: a non-empty name and a valid object schema.
+_property_schemas = st.sampled_from(
+    [{}, {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "array", "items": {}}]
+)
+_object_schemas = st.builds(
+    lambda props, extra: {**extra, "type": "object", "properties": props},
+    st.dictionaries(_text, _property_schemas, max_size=3),
+    st.dictionaries(st.sampled_from(["description", "title"]), _text, max_size=2),
+)
 tools = st.builds(
     Tool,
-    name=_text,
+    name=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20),
     description=_maybe_text,
-    parameters=_json_object,
+    parameters=_object_schemas,
     strict=st.none() | st.booleans(),
 )
 contexts = st.builds(

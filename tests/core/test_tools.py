@@ -570,7 +570,7 @@ def test_schema_draft_follows_dollar_schema() -> None:
     assert validate_tool_arguments(draft7, {"pair": [1, "x"]}) == {"pair": [1, "x"]}
     with pytest.raises(ToolValidationError, match=r"\$.pair\[0\]"):
         validate_tool_arguments(draft7, {"pair": ["x"]})
-    with pytest.raises(ConfigurationError, match="tool 'pair' has an invalid parameters schema"):
+    with pytest.raises(ConfigurationError, match="parameters: is not a valid JSON Schema"):
         validate_tool_arguments(Tool("pair", parameters=parameters), {"pair": [1]})
 
 

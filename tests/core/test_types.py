@@ -56,7 +56,7 @@ def test_role_from_its_wire_string() -> None:
     assert str(Role.TOOL) == "tool"
     with pytest.raises(ValueError):
         Role("bogus")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError, match="role"):
         Message("narrator", "hi")
 
 
@@ -86,8 +86,8 @@ def test_request_normalises_its_options() -> None:
     assert request.reasoning_effort is ReasoningEffort.HIGH
     assert request.extra == {}
     assert ChatCompletionRequest.new("m", iter([Message.user("x")])).messages[0].text() == "x"
-    with pytest.raises(ValueError):
-        ChatCompletionRequest("m", [], reasoning_effort="extreme")
+    with pytest.raises(ConfigurationError, match="reasoning_effort"):
+        ChatCompletionRequest("m", [Message.user("hi")], reasoning_effort="extreme")
 
 
 @pytest.mark.parametrize(
@@ -102,11 +102,12 @@ def test_request_normalises_its_options() -> None:
     ],
 )
 def test_tool_choice_strings_convert(value: Any, expected: ToolChoice | None) -> None:
-    assert ChatCompletionRequest("m", [], tool_choice=value).tool_choice == expected
+    request = ChatCompletionRequest("m", [Message.user("hi")], tool_choice=value)
+    assert request.tool_choice == expected
 
 
 def test_tool_choice_rejects_unknown_modes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError, match="mode"):
         ToolChoice("sometimes")
 
 
@@ -349,12 +350,25 @@ messages = st.builds(
     thinking=st.lists(thinking_blocks, max_size=2),
     is_error=st.booleans(),
 )
+# Tools are checked on construction: a non-empty name and a valid object schema.
+property_schemas = st.sampled_from(
+    [{}, {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "array", "items": {}}]
+)
+object_schemas = st.builds(
+    lambda props, extra: {**extra, "type": "object", "properties": props},
+    st.dictionaries(text, property_schemas, max_size=3),
+    st.dictionaries(st.sampled_from(["description", "title"]), text, max_size=2),
+)
 tools = st.builds(
-    Tool, name=text, description=opt_text, parameters=json_objects, strict=st.none() | st.booleans()
+    Tool,
+    name=st.text(min_size=1, max_size=12),
+    description=opt_text,
+    parameters=object_schemas,
+    strict=st.none() | st.booleans(),
 )
 tool_choices = st.one_of(
     st.sampled_from(["auto", "none", "required"]).map(ToolChoice),
-    text.map(ToolChoice.tool),
+    st.text(min_size=1, max_size=12).map(ToolChoice.tool),
 )
 
 
@@ -365,19 +379,20 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 requests = st.builds(
     ChatCompletionRequest,
     model=st.text(min_size=1, max_size=12),
-    messages=st.lists(messages, max_size=3),
+    messages=st.lists(messages, min_size=1, max_size=3),
     temperature=maybe(st.floats(0, 2)),
     top_p=maybe(st.floats(0, 1)),
-    max_tokens=maybe(counts),
+    max_tokens=maybe(st.integers(min_value=1, max_value=2**40)),
     stop=maybe(st.lists(text, max_size=3)),
     tools=maybe(st.lists(tools, max_size=2)),
     tool_choice=maybe(tool_choices),
     response_format=maybe(json_objects),
-    seed=maybe(st.integers()),
+    seed=maybe(st.integers(-(2**63), 2**63 - 1)),
     user=opt_text,
     reasoning_effort=maybe(st.sampled_from(ReasoningEffort)),
     reasoning_budget=maybe(counts),
-    extra=json_objects,
+    # "n", "presence_penalty"... are checked like typed options; random values would not pass.
+    extra=json_objects.filter(lambda d: "n" not in d),
 )
 usages = st.builds(Usage, counts, counts, counts, counts, counts, counts)
 stop_reasons = maybe(st.sampled_from(StopReason))

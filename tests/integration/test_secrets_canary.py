@@ -283,6 +283,9 @@ def s_bad_input(
     errors += _raised(lambda: client.chat_completion(REQ.evolve(temperature=float("nan"))))
     # A key pasted with a newline cannot travel in a header.
     errors += _raised(lambda: make(api_key=key + "\n").chat_completion(REQ))
+    # Bad input is refused before any I/O (so before any log line): one real call that the
+    # server refuses, echoing the key, makes the debug log part of the check.
+    errors += _raised(lambda: client.chat_completion(REQ))
     return errors
 
 

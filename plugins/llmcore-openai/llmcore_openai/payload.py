@@ -7,14 +7,13 @@ from typing import Any
 
 from llmcore import (
     ChatCompletionRequest,
-    ConfigurationError,
     HttpRequest,
+    InvalidInputError,
     Message,
     Provider,
     Role,
     Tool,
     ToolChoice,
-    UnsupportedOperationError,
 )
 from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
 
@@ -48,8 +47,10 @@ def _part(part: Any, provider: Provider, model: str) -> dict[str, Any]:
         if not provider.capabilities.accepts_audio(model):
             return {"type": "text", "text": AUDIO_PLACEHOLDER}
         if part.data is None:
-            raise UnsupportedOperationError(
-                "openai-chat takes audio only as base64 data, not by URL", provider=provider.name
+            raise InvalidInputError.at(
+                "",
+                "openai-chat takes audio only as base64 data, not by URL",
+                provider=provider.name,
             )
         return {
             "type": "input_audio",
@@ -57,8 +58,8 @@ def _part(part: Any, provider: Provider, model: str) -> dict[str, Any]:
         }
     if isinstance(part, DocumentPart):
         if part.data is None:
-            raise UnsupportedOperationError(
-                "openai-chat takes documents only as base64 data", provider=provider.name
+            raise InvalidInputError.at(
+                "", "openai-chat takes documents only as base64 data", provider=provider.name
             )
         mime = part.mime_type or "application/pdf"
         return {
@@ -68,14 +69,25 @@ def _part(part: Any, provider: Provider, model: str) -> dict[str, Any]:
                 "file_data": f"data:{mime};base64,{part.data}",
             },
         }
-    raise ConfigurationError(f"unsupported content part {part!r}")
+    raise InvalidInputError.at(
+        "", f"openai-chat cannot send a {type(part).__name__} part", provider=provider.name
+    )
 
 
 def content_to_wire(content: Content, provider: Provider, model: str) -> str | list[dict[str, Any]]:
-    """A plain string for text-only content, else a list of typed parts."""
+    """A plain string for text-only content, else a list of typed parts.
+
+    A part the API cannot carry raises :class:`~llmcore.InvalidInputError` at ``content[i]``.
+    """
     if content.is_text():
         return content.as_text()
-    return [_part(p, provider, model) for p in content.parts]
+    wire = []
+    for i, part in enumerate(content.parts):
+        try:
+            wire.append(_part(part, provider, model))
+        except InvalidInputError as exc:
+            raise exc.within(f"content[{i}]") from None
+    return wire
 
 
 def message_to_wire(message: Message, provider: Provider, model: str) -> dict[str, Any]:
@@ -84,7 +96,9 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
         return {"role": system_role(provider, model), "content": message.text()}
     if message.role is Role.TOOL:
         if message.tool_call_id is None:
-            raise ConfigurationError("a tool message needs tool_call_id")
+            raise InvalidInputError.at(
+                "tool_call_id", "a tool message needs a tool_call_id", provider=provider.name
+            )
         text = message.text()
         if message.content.images():
             text = (text + "\n" if text else "") + "(images attached in the next message)"
@@ -119,17 +133,23 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
 def messages_to_wire(request: ChatCompletionRequest, provider: Provider) -> list[dict[str, Any]]:
     """All messages; images in tool results follow as one user message.
 
+    Input the API cannot express raises :class:`~llmcore.InvalidInputError` naming the field
+    (``messages[2].content[1]``), before anything is sent.
+
     Chat Completions tool messages take text only, so (as pi-mono does) the images of a run of
     tool results are sent right after it in a user message that says where they came from.
     """
     model = request.model
     wire: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
-    for message in request.messages:
+    for index, message in enumerate(request.messages):
         if message.role is not Role.TOOL and pending:
             wire.append({"role": "user", "content": pending})
             pending = []
-        wire.append(message_to_wire(message, provider, model))
+        try:
+            wire.append(message_to_wire(message, provider, model))
+        except InvalidInputError as exc:
+            raise exc.within(f"messages[{index}]") from None
         if message.role is Role.TOOL and message.content.images():
             pending.append(
                 {

@@ -293,9 +293,9 @@ def test_input_audio() -> None:
         {"type": "text", "text": AUDIO_PLACEHOLDER}]
 
 
-def test_audio_by_url_is_unsupported() -> None:
+def test_audio_by_url_is_invalid_input_naming_the_part() -> None:
     provider = openai_compatible("http://x/v1", capabilities=Capabilities(audio=("*",)))
-    with pytest.raises(llmcore.UnsupportedOperationError):
+    with pytest.raises(llmcore.InvalidInputError, match=r"^messages\[0\]\.content\[0\]: "):
         payload(req(Message.user(Content.new_audio("https://example.com/a.wav", "audio/wav"))),
                 provider)
 
