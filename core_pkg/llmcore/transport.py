@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import itertools
 import logging
 import socket
@@ -138,13 +139,14 @@ class Lease:
     outlives its call keeps no socket open.
     """
 
-    __slots__ = ("_done", "_lock", "_sock", "reason")
+    __slots__ = ("_done", "_lock", "_sock", "reason", "reused")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: weakref.ref[socket.socket] | None = None
         self._done = False
         self.reason: str | None = None  # "cancelled" or "deadline" once interrupted
+        self.reused = False  # the attempt went out on a pooled (already used) connection
 
     @property
     def done(self) -> bool:
@@ -378,35 +380,56 @@ def _body_chunks(resp: requests.Response, stream: bool) -> Iterator[bytes]:
 _inflight = threading.local()
 
 
-def _attach(conn: urllib3.connection.HTTPConnection) -> None:
+def _attach(conn: urllib3.connection.HTTPConnection, *, reused: bool) -> None:
     lease: Lease | None = getattr(_inflight, "lease", None)
     sock = conn.sock
     if lease is None or sock is None:
         return
     conn._llmcore_lease = lease  # type: ignore[attr-defined]
+    lease.reused = reused
     lease.attach(sock)
 
 
 class _LeasedHTTPConnection(urllib3.connection.HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        _attach(self)
+        _attach(self, reused=False)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:  # a pooled connection: connect() is not called again
-            _attach(self)
+            _attach(self, reused=True)
         super().request(*args, **kwargs)
 
 
 class _LeasedHTTPSConnection(urllib3.connection.HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        _attach(self)
+        _attach(self, reused=False)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:
-            _attach(self)
+            _attach(self, reused=True)
         super().request(*args, **kwargs)
+
+
+class _StaleConnection(Exception):
+    """A pooled connection the server had already closed: nothing of the request was answered."""
+
+
+_STALE_SIGNS = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+def _stale(exc: BaseException) -> bool:
+    """True when ``exc`` is the server closing a kept-alive connection before answering."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, _STALE_SIGNS):
+            return True
+        inner = next((a for a in current.args if isinstance(a, BaseException)), None)
+        current = inner or current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> None:
@@ -517,7 +540,7 @@ class Transport:
             return self._send_memory(request, cancel)
         self._drop_idle()
         for _ in range(_MAX_REDIRECTS + 1):
-            opened = self._send_once(request, stream=stream, cancel=cancel, deadline=deadline)
+            opened = self._send_fresh(request, stream=stream, cancel=cancel, deadline=deadline)
             location = opened.headers.get("location")
             if opened.status not in _REDIRECTS or not location:
                 return opened
@@ -539,6 +562,27 @@ class Transport:
             f"more than {_MAX_REDIRECTS} redirects for {redact(request.url)}", status=None
         )
 
+    def _send_fresh(
+        self,
+        request: HttpRequest,
+        *,
+        stream: bool,
+        cancel: CancelHandle | None,
+        deadline: float | None,
+    ) -> OpenResponse:
+        """:meth:`_send_once`, sent again at once when it went out on a pooled connection that
+        the server had already closed (no byte of a response arrived: the server never took
+        the request). Every pooled connection may be stale, so this repeats up to the pool
+        size; a failure on a new connection is a real one."""
+        for _ in range(self.options.pool_size):
+            try:
+                return self._send_once(request, stream=stream, cancel=cancel, deadline=deadline)
+            except _StaleConnection:
+                log.debug("llmcore: pooled connection was closed by the server; sending again")
+        return self._send_once(
+            request, stream=stream, cancel=cancel, deadline=deadline, stale_ok=False
+        )
+
     def _send_once(
         self,
         request: HttpRequest,
@@ -546,6 +590,7 @@ class Transport:
         stream: bool,
         cancel: CancelHandle | None,
         deadline: float | None,
+        stale_ok: bool = True,
     ) -> OpenResponse:
         timeouts = self._timeouts(deadline)
         if log.isEnabledFor(logging.DEBUG):
@@ -579,6 +624,8 @@ class Transport:
             if cancel is not None:
                 cancel.discard(lease.cancel)
             failure: BaseException
+            if stale_ok and lease.reused and lease.reason is None and _stale(exc):
+                raise _StaleConnection() from None
             if lease.reason == "cancelled" or (cancel is not None and cancel.cancelled):
                 failure = CancelledError()
             elif lease.reason == "deadline":

@@ -110,6 +110,8 @@ class Reply:
         hang_after: After the body, neither terminate it nor close; wait until the client
             disconnects or the server stops.
         send_headers: ``False`` means send nothing at all and hang (for header read timeouts).
+        drop: close the connection at once without sending anything (a keep-alive connection
+            the server already gave up on).
         pause: Seconds to wait before sending anything (for slow responses / read timeouts).
     """
 
@@ -125,6 +127,7 @@ class Reply:
     hang_after: bool = False
     send_headers: bool = True
     pause: float = 0.0
+    drop: bool = False
 
     # ----------------------------------------------------------------- constructors
 
@@ -243,6 +246,12 @@ class Reply:
             hang_after=True,
             send_headers=send_headers,
         )
+
+    @classmethod
+    def dropped(cls) -> Reply:
+        """Close the connection without a response (what a request on a stale keep-alive
+        connection meets)."""
+        return cls(drop=True)
 
     # ----------------------------------------------------------------- helpers
 
@@ -570,6 +579,8 @@ class LoopbackServer:
         """
         if reply.pause > 0:
             self._idle(conn, reply.pause)
+        if reply.drop:
+            return False
         if not reply.send_headers:
             self._idle(conn, None)
         closes = wants_close or reply.framing == "close"

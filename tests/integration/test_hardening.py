@@ -462,3 +462,29 @@ def test_llamacpp_error_field_surfaces_the_servers_message(
         stream.until_done()
     assert "the context is full" in str(caught.value)
     assert caught.value.status == 500
+
+
+# --- stale keep-alive connections ----------------------------------------------------------------
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_retry(
+    loopback_server: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    loopback_server.add(
+        "POST", PATH, Reply.json(completion("one")), Reply.dropped(), Reply.json(completion("two"))
+    )
+    client = make_client(OPTIONS.evolve(max_retries=0))
+    assert client.chat_completion(REQ).text() == "one"
+    assert client.chat_completion(REQ).text() == "two"  # the kept-alive connection was dead
+    first, dropped, again = loopback_server.requests
+    assert first.connection_id == dropped.connection_id != again.connection_id
+
+
+def test_a_new_connection_closed_without_an_answer_is_a_real_failure(
+    loopback_server: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    loopback_server.add("POST", PATH, Reply.dropped(), Reply.json(completion("late")))
+    client = make_client(OPTIONS.evolve(max_retries=0))
+    with pytest.raises(ApiConnectionError):
+        client.chat_completion(REQ)
+    assert len(loopback_server.requests) == 1
