@@ -110,6 +110,8 @@ class Client:
     ) -> None:
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
+        if base_url is None:  # explicit base_url= wins over the provider's base_url_env variables
+            base_url = resolved.env_base_url()
         self.provider = resolved.with_base_url(base_url)
         self.options = options or ConnectionOptions()
         self._credential = self._resolve_key(api_key)
