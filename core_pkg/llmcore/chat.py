@@ -162,7 +162,7 @@ class ChatCompletionRequest:
 
     @classmethod
     def new(cls, model: str, messages: Iterable[Message]) -> ChatCompletionRequest:
-        """The seeds' ``ChatCompletionRequest::new(model, messages)``."""
+        """A request for ``model`` with ``messages`` and no options set."""
         return cls(model, tuple(messages))
 
     def with_options(self, **changes: Any) -> ChatCompletionRequest:

@@ -123,7 +123,7 @@ class Client:
     def with_options(
         cls, provider: str | Provider, options: ConnectionOptions, **kwargs: Any
     ) -> Client:
-        """The seeds' ``AiClient::with_options(provider, ConnectionOptions {...})``."""
+        """A client with these connection options; the same as ``Client(provider, options=...)``."""
         return cls(provider, options=options, **kwargs)
 
     def _resolve_key(self, api_key: str | None) -> Secret | None:

@@ -119,8 +119,8 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
 def messages_to_wire(request: ChatCompletionRequest, provider: Provider) -> list[dict[str, Any]]:
     """All messages; images in tool results follow as one user message.
 
-    Chat Completions tool messages take text only, so (as pi-mono does) the images of a run of
-    tool results are sent right after it in a user message that says where they came from.
+    Chat Completions tool messages take text only, so the images of a run of tool results are
+    sent right after it in a user message that says where they came from.
     """
     model = request.model
     wire: list[dict[str, Any]] = []
