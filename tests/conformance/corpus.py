@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class CorpusMissingError(RuntimeError):
-    """``tests/corpus/`` or its INDEX.json is missing from the repository (or INDEX.json is empty)."""
+    """``tests/corpus/INDEX.json`` is missing from the repository, or lists no case."""
 
 
 CORPUS = REPO / "tests" / "corpus"
