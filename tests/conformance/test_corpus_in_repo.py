@@ -11,17 +11,25 @@ import collections
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import corpus
 import pytest
 
+IN_REPO = corpus.REPO / "tests" / "corpus"
 REQUIRED_SOURCE_FIELDS = ("repo", "path", "interaction_index", "commit", "license")
 LICENCE_TEXTS = {"MIT", "Apache-2.0"}
 
 
 def _case_files() -> list[str]:
-    root = corpus.corpus_dir()
-    return sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.json"))
+    files = sorted(p.relative_to(IN_REPO).as_posix() for p in IN_REPO.glob("*/*.json"))
+    assert files, f"no cases under {IN_REPO}"
+    return files
+
+
+def _source(file: str) -> dict[str, Any]:
+    source: dict[str, Any] = json.loads((IN_REPO / file).read_text(encoding="utf-8"))["source"]
+    return source
 
 
 def test_corpus_is_inside_the_repository_whatever_the_environment(
@@ -33,7 +41,7 @@ def test_corpus_is_inside_the_repository_whatever_the_environment(
     (decoy / "INDEX.json").write_text("[]", encoding="utf-8")
     monkeypatch.setenv("LLMCORE_SHARED", str(tmp_path))
     folder = corpus.corpus_dir()
-    assert folder == corpus.REPO / "tests" / "corpus"
+    assert folder == IN_REPO
     assert folder.resolve().is_relative_to(corpus.REPO.resolve())
 
 
@@ -46,12 +54,14 @@ def test_a_missing_corpus_is_an_error_naming_the_folder(
 
 
 def test_index_lists_exactly_the_case_files() -> None:
-    assert sorted(e["file"] for e in corpus.index()) == _case_files()
+    entries = json.loads((IN_REPO / "INDEX.json").read_text(encoding="utf-8"))
+    assert sorted(e["file"] for e in entries) == _case_files()
+    assert entries == list(corpus.index())
 
 
 def test_every_case_keeps_its_source_and_licence_record() -> None:
     for file in _case_files():
-        source = corpus.load_case(file)["source"]
+        source = _source(file)
         missing = [k for k in REQUIRED_SOURCE_FIELDS if source.get(k) in (None, "")]
         assert not missing, f"{file}: source lacks {missing}"
         assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), file
@@ -59,11 +69,10 @@ def test_every_case_keeps_its_source_and_licence_record() -> None:
 
 
 def test_notice_credits_every_source_repository_with_its_licence_and_count() -> None:
-    root = corpus.corpus_dir()
-    notice = (root / "NOTICE").read_text(encoding="utf-8")
+    notice = (IN_REPO / "NOTICE").read_text(encoding="utf-8")
     per_repo: dict[tuple[str, str, str], int] = collections.Counter()
     for file in _case_files():
-        s = corpus.load_case(file)["source"]
+        s = _source(file)
         per_repo[(s["repo"], s["license"], s["commit"])] += 1
     # one block per repository: its URL, its licence, the commit read and the number of cases
     blocks = {b.split("\n", 1)[0]: b for b in notice.split("\n\n") if b.startswith("https://")}
@@ -76,8 +85,7 @@ def test_notice_credits_every_source_repository_with_its_licence_and_count() -> 
     assert f"Total: {sum(per_repo.values())} cases from {len(per_repo)} repositories." in notice
     assert "third-party recordings" in notice
     for licence_file in re.findall(r"\(text: (LICENSES/[^)]+)\)", notice):
-        assert (root / licence_file).is_file(), licence_file
-    assert json.loads((root / "INDEX.json").read_text(encoding="utf-8"))
+        assert (IN_REPO / licence_file).is_file(), licence_file
 
 
 # --- nothing outside the clone ------------------------------------------------------------------

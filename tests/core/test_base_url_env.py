@@ -64,7 +64,9 @@ def test_unset_or_empty_variable_keeps_the_default(
         monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     else:
         monkeypatch.setenv("OPENAI_BASE_URL", value)
-    assert Client("openai", api_key=KEY).provider.base_url == "https://api.openai.com/v1"
+    client = Client("openai", api_key=KEY)
+    assert client.provider.env_base_url() is None
+    assert client.provider.base_url == "https://api.openai.com/v1"
 
 
 def test_explicit_base_url_wins_over_the_variable(
@@ -74,14 +76,18 @@ def test_explicit_base_url_wins_over_the_variable(
     explicit = "https://explicit.example.invalid/v1"
     rsps.add(responses.POST, explicit + "/chat/completions", json=completion("explicit"))
     client = Client("openai", api_key=KEY, base_url=explicit, options=FAST)
+    assert client.provider.env_base_url() == PROXY  # the environment offers one, unused
     assert client.provider.base_url == explicit
     assert client.chat_completion(REQ).text() == "explicit"
 
 
 def test_the_variable_applies_to_the_openai_provider_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", PROXY)
+    assert OPENAI.env_base_url() == PROXY
+    assert OPENAI_COMPATIBLE.env_base_url() is None
     assert Client("openai-compatible").provider.base_url == OPENAI_COMPATIBLE.base_url
     local = openai_compatible("http://127.0.0.1:8080/v1")
+    assert local.env_base_url() is None
     assert Client(local).provider.base_url == "http://127.0.0.1:8080/v1"
 
 
