@@ -23,7 +23,7 @@ from llmcore import (
     Role,
 )
 
-CANCEL_AFTER = 0.4  # seconds, as in the seeds' example
+CANCEL_AFTER = 0.4  # seconds into the stream at which the cancel example cancels it
 
 
 def faux_client() -> tuple[Client, str]:

@@ -272,7 +272,7 @@ class ChatCompletionRequest:
 
     @classmethod
     def new(cls, model: str, messages: Iterable[Message]) -> ChatCompletionRequest:
-        """The seeds' ``ChatCompletionRequest::new(model, messages)``."""
+        """A request for ``model`` with ``messages`` and no options set."""
         return cls(model, messages)
 
     def with_options(self, **changes: Any) -> ChatCompletionRequest:

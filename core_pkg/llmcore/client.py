@@ -116,6 +116,8 @@ class Client:
     ) -> None:
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
+        if base_url is None:  # explicit base_url= wins over the provider's base_url_env variables
+            base_url = resolved.env_base_url()
         check_client_settings(resolved, base_url, options)
         self.provider = resolved.with_base_url(base_url)
         has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
@@ -132,7 +134,7 @@ class Client:
     def with_options(
         cls, provider: str | Provider, options: ConnectionOptions, **kwargs: Any
     ) -> Client:
-        """The seeds' ``AiClient::with_options(provider, ConnectionOptions {...})``."""
+        """A client with these connection options; the same as ``Client(provider, options=...)``."""
         return cls(provider, options=options, **kwargs)
 
     def _resolve_key(self, api_key: str | None) -> Secret | None:

@@ -1,6 +1,6 @@
 """Message content: text, images, audio and documents as an ordered tuple of parts.
 
-``Content`` is what a :class:`~llmcore.messages.Message` carries. The seeds' constructors
+``Content`` is what a :class:`~llmcore.messages.Message` carries. The named constructors
 (``Content.from_text``, ``from_image_file``, ``new_image``, ``from_audio_file``, ``new_audio``)
 each build a one-part content; ``+`` joins contents into a multimodal one::
 
@@ -214,7 +214,7 @@ class Content:
 
     parts: tuple[Part, ...] = attrs.field(default=(), converter=_to_parts)
 
-    # --- the seeds' constructors -------------------------------------------------------------
+    # --- the named constructors --------------------------------------------------------------
     @classmethod
     def from_text(cls, text: str) -> Content:
         """Plain text content."""
@@ -258,9 +258,10 @@ class Content:
         *,
         detail: str | None = None,
     ) -> Content:
-        """An image by URL (the seeds' ``Content::new_image(url, mime, name)``).
+        """An image by URL, with an optional MIME type, name and ``detail`` level.
 
-        A ``data:`` URL is split into its MIME type and base64 data.
+        A ``data:`` URL is split into its MIME type and base64 data; raises
+        :class:`ConfigurationError` without a URL or for a data URL that is not base64.
         """
         if url is None:
             raise ConfigurationError("Content.new_image needs a url")
@@ -297,7 +298,7 @@ class Content:
 
     @classmethod
     def new_audio(cls, url: str | None = None, mime: str | None = None) -> Content:
-        """Audio by URL (the seeds' ``Content::new_audio(url, mime)``)."""
+        """Audio by URL, with an optional MIME type (which also sets the audio format)."""
         if url is None:
             raise ConfigurationError("Content.new_audio needs a url")
         return cls((AudioPart(url=url, mime_type=mime, format=_AUDIO_FORMATS.get(mime or "")),))

@@ -1,6 +1,6 @@
 """A conversation you can keep, send to any provider, save as JSON and load back.
 
-``Context(system_prompt, messages, tools)`` is the seeds' context: :meth:`Context.to_request`
+``Context(system_prompt, messages, tools)`` holds a conversation: :meth:`Context.to_request`
 turns it into a request for any model, :meth:`Context.append` grows it, and
 :meth:`Context.dumps` / :meth:`Context.loads` round-trip it through JSON (images stay base64;
 messages carry a stable ``role`` and content parts a stable ``type``)::

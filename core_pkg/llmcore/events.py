@@ -1,4 +1,4 @@
-"""Typed stream events, the seeds' event reference in Python.
+"""Typed stream events: the event view of every provider's stream.
 
 Every provider's stream becomes the same sequence: ``StartEvent``; then for each content block
 of the assistant message a start, deltas and an end (text, thinking or tool call), each carrying

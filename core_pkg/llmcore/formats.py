@@ -10,8 +10,8 @@ Two shapes:
   signatures have no place there and are left out; stop reasons map back to OpenAI's
   ``finish_reason`` values, with ``error`` (OpenRouter's value) for failed and aborted turns.
 
-The framings, as in the llm-connector seed: JSON ``{...}``, SSE ``data: {...}\\n\\n`` (end a
-stream with :func:`sse_done`), NDJSON ``{...}\\n``. JSON is compact and on one line.
+The framings: JSON ``{...}``, SSE ``data: {...}\\n\\n`` (end a stream with :func:`sse_done`),
+NDJSON ``{...}\\n``. JSON is compact and on one line.
 """
 
 from __future__ import annotations

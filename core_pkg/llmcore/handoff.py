@@ -1,7 +1,7 @@
 """Cross-provider handoffs: make a conversation from any provider acceptable to another one.
 
 :func:`adapt_request` runs on every request (the client applies it before the payload is built),
-so a conversation recorded with one provider can continue on another. The rules, from the seeds:
+so a conversation recorded with one provider can continue on another. The rules:
 
 - user and tool-result messages pass through (only their media may be downgraded, below);
 - thinking blocks from the target's own provider *and* API are kept as they are, signatures
@@ -110,10 +110,10 @@ def tool_call_id_rule(provider: Provider) -> ToolCallIdRule:
 def history_message(response: ChatCompletionResponse) -> Message | None:
     """The message to keep in history for ``response``, or None for a turn not to replay.
 
-    A turn that was aborted (cancelled, cut) or failed is dropped, as the seeds' transform layer
-    does before follow-up messages: its partial text and half-streamed tool calls would confuse
-    the next model. A :class:`Message` does not record its stop reason, so this decision is
-    taken here, when the answer enters history (:meth:`llmcore.Context.append_response`).
+    A turn that was aborted (cancelled, cut) or failed is dropped before follow-up messages: its
+    partial text and half-streamed tool calls would confuse the next model. A :class:`Message` does
+    not record its stop reason, so this decision is taken here, when the answer enters history
+    (:meth:`llmcore.Context.append_response`).
     """
     if response.stop_reason in (StopReason.ABORTED, StopReason.ERROR):
         return None

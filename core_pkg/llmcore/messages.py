@@ -1,6 +1,6 @@
 """Conversation messages, tool calls and tool definitions.
 
-A :class:`Message` follows the OpenAI shape the seeds use (``role``, ``content``, ``tool_calls``,
+A :class:`Message` follows the OpenAI chat shape (``role``, ``content``, ``tool_calls``,
 ``tool_call_id``, ``name``) plus the unified ``reasoning`` text and the provider's opaque
 ``thinking`` blocks, which must be sent back unchanged on some providers.
 """

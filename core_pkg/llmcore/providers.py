@@ -9,6 +9,7 @@ documented differences from the API's reference shape (compat flags).
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -143,7 +144,10 @@ class Provider:
 
     ``api_key_env`` lists environment variables tried in order for the key; ``key_required``
     is False for local servers (Ollama, llama.cpp) that need none. ``headers`` go on every request.
-    ``distribution`` names the package to install when its API has no plugin.
+    ``distribution`` names the package to install when its API has no plugin. ``base_url_env``
+    lists environment variables tried in order for the base URL (``OPENAI_BASE_URL`` for OpenAI):
+    a :class:`~llmcore.Client` built without ``base_url=`` uses the first non-empty one instead of
+    ``base_url`` (see :meth:`env_base_url`).
 
     ``headers`` are checked here (token names, values without line breaks or control
     characters); the base URL is checked when a :class:`~llmcore.Client` is built for it.
@@ -160,6 +164,20 @@ class Provider:
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     distribution: str | None = None
     description: str = attrs.field(default="", repr=_url_repr)
+    base_url_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+
+    def env_base_url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The first non-empty of the ``base_url_env`` variables, or None.
+
+        ``environ`` defaults to ``os.environ``; an empty variable counts as unset. The value is
+        returned as set (:meth:`with_base_url` strips a trailing slash).
+        """
+        env = os.environ if environ is None else environ
+        for name in self.base_url_env:
+            value = env.get(name)
+            if value:
+                return value
+        return None
 
     def with_base_url(self, base_url: str | None) -> Provider:
         """A copy pointing at ``base_url`` (unchanged when None)."""

@@ -1,8 +1,9 @@
 """The faux provider: scripted replies, streams, tool calls and errors, in memory.
 
-Opt-in, as in the seeds' ``register_faux_provider()``. The faux provider goes through the whole
-send path (payload, hooks, auth, transport, SSE framing, stream parsing, cancellation), only the
-socket is replaced by an in-memory endpoint, so tests and demos exercise real llmcore code::
+Opt-in: nothing is registered until :func:`register_faux_provider` runs. The faux provider goes
+through the whole send path (payload, hooks, auth, transport, SSE framing, stream parsing,
+cancellation), only the socket is replaced by an in-memory endpoint, so tests and demos exercise
+real llmcore code::
 
     faux = register_faux_provider()
     faux.add_reply(text="Hello!")

@@ -1,7 +1,8 @@
 """Conformance-test setup: ``corpus`` and ``loopback`` importable, one loopback server per module.
 
-A missing corpus is not skipped: the test modules list their cases at import time, so
-:class:`corpus.CorpusMissingError` makes collection fail with a message naming the folder.
+The corpus is ``tests/corpus/`` in the repository (see ``corpus.py``). A missing corpus is not
+skipped: the test modules list their cases at import time, so :class:`corpus.CorpusMissingError`
+makes collection fail with a message naming the folder.
 """
 
 from __future__ import annotations

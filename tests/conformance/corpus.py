@@ -1,19 +1,22 @@
-"""Access to the shared corpus of recorded provider exchanges (``<shared>/corpus``).
+"""Access to the corpus of recorded provider exchanges in ``tests/corpus/``.
 
-The corpus lives outside the repository: ``$LLMCORE_SHARED/corpus`` when that variable is set,
-else ``<repo>/../shared/corpus``. A missing corpus is an error, never a skip: the conformance
-tests are the proof that the parsers read what providers really send.
+The corpus is part of the repository: ``<repo>/tests/corpus`` holds ``INDEX.json``, a
+``README.md`` describing the format, and one ``<provider>/<case>.json`` per exchange, each with
+a ``source`` record (repository, path, commit, SPDX licence); ``tests/corpus/NOTICE`` lists the
+sources. Nothing outside the repository is read and no environment variable moves it. A missing
+corpus is an error, never a skip: the conformance tests are the proof that the parsers read what
+providers really send.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CORPUS",
     "REPO",
     "CorpusMissingError",
     "cases_by_wire",
@@ -27,21 +30,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class CorpusMissingError(RuntimeError):
-    """The shared corpus folder or its INDEX.json is not where it should be."""
+    """``tests/corpus/INDEX.json`` is missing from the repository, or lists no case."""
+
+
+CORPUS = REPO / "tests" / "corpus"
+"""The corpus folder inside the repository."""
 
 
 def corpus_dir() -> Path:
     """The corpus folder; raises :class:`CorpusMissingError` (loudly) when it is absent."""
-    shared = os.environ.get("LLMCORE_SHARED")
-    base = Path(shared) if shared else REPO.parent / "shared"
-    folder = base / "corpus"
-    if not (folder / "INDEX.json").is_file():
-        how = "LLMCORE_SHARED" if shared else "<repo>/../shared (LLMCORE_SHARED is unset)"
+    if not (CORPUS / "INDEX.json").is_file():
         raise CorpusMissingError(
-            f"the recorded-exchange corpus is missing: no {folder / 'INDEX.json'} (from {how}). "
-            "Set LLMCORE_SHARED to the folder that holds corpus/INDEX.json."
+            f"the recorded-exchange corpus is missing: no {CORPUS / 'INDEX.json'}. It is part of "
+            "the repository (tests/corpus/); restore it from version control, e.g. "
+            "`git checkout -- tests/corpus`."
         )
-    return folder
+    return CORPUS
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """llmcore against a real third-party server: llama.cpp's ``llama-server`` on 127.0.0.1.
 
 Run with ``tox -e realserver``: it builds (once) and starts the server with the tiny scripted
-model ``tiny-scripted`` (see ``$LLMCORE_SHARED/realserver/README.md``), runs these tests and
+model ``tiny-scripted`` (see ``tools/realserver/README.md``), runs these tests and
 stops the server. The model's answers are exact, so every assertion here is exact too, and each
 one is checked through llmcore both non-streamed (``chat_completion``) and streamed
 (``chat_completion_stream``, as chunks and as typed events).
@@ -83,7 +83,7 @@ def client() -> Iterator[llmcore.Client]:
     if problem is not None:
         message = (
             f"llama-server is not reachable at {URL} ({problem}). Start it with "
-            "`bash $LLMCORE_SHARED/realserver/real_server_llamacpp.sh start` or run "
+            "`bash tools/realserver/real_server_llamacpp.sh start` or run "
             "`tox -e realserver`; set LLMCORE_REALSERVER_URL for another address."
         )
         if IN_ENV:

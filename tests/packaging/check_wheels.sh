@@ -26,6 +26,9 @@ assert {"openai", "openai-compatible"} <= set(providers), providers
 import pathlib
 assert (pathlib.Path(llmcore.__file__).parent / "py.typed").exists()
 assert (pathlib.Path(llmcore_openai.__file__).parent / "py.typed").exists()
+for dist in ("llmcore", "llmcore-openai"):  # each wheel ships the MIT licence in its dist-info
+    licences = [f for f in md.files(dist) or () if f.name == "LICENSE" and ".dist-info" in str(f)]
+    assert licences and "MIT License" in licences[0].read_text(), (dist, md.files(dist))
 from llmcore.testing import register_faux_provider
 register_faux_provider(default="wheel install works")
 print(llmcore.Client("faux").quick_chat_text("faux-1", "hi"))

@@ -136,8 +136,8 @@ def messages_to_wire(request: ChatCompletionRequest, provider: Provider) -> list
     Input the API cannot express raises :class:`~llmcore.InvalidInputError` naming the field
     (``messages[2].content[1]``), before anything is sent.
 
-    Chat Completions tool messages take text only, so (as pi-mono does) the images of a run of
-    tool results are sent right after it in a user message that says where they came from.
+    Chat Completions tool messages take text only, so the images of a run of tool results are
+    sent right after it in a user message that says where they came from.
     """
     model = request.model
     wire: list[dict[str, Any]] = []

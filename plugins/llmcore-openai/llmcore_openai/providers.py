@@ -16,6 +16,7 @@ OPENAI = Provider(
     api=API,
     base_url="https://api.openai.com/v1",
     api_key_env=("OPENAI_API_KEY",),
+    base_url_env=("OPENAI_BASE_URL",),
     compat=Compat(system_role="auto", max_tokens_field="max_completion_tokens"),
     capabilities=Capabilities(
         vision=("gpt-4o*", "gpt-4.1*", "gpt-4-turbo*", "gpt-5*", "o1*", "o3*", "o4*", "chatgpt-*"),
@@ -43,6 +44,7 @@ def openai_compatible(
     *,
     name: str = "openai-compatible",
     api_key_env: Iterable[str] | str = (),
+    base_url_env: Iterable[str] | str = (),
     key_required: bool = False,
     system_role: str = "system",
     max_tokens_field: str = "max_tokens",
@@ -60,12 +62,15 @@ def openai_compatible(
     ``max_completion_tokens``), ``stream_usage`` (send ``stream_options.include_usage``),
     ``reasoning_effort`` (accepts that field), ``think_tags`` (reasoning inlined as
     ``<think>``), ``reasoning_field`` (field that carries reasoning back in history).
+    ``api_key_env`` and ``base_url_env`` name the environment variables for the key and for a
+    base URL that replaces ``base_url`` when the client gets no ``base_url=``.
     """
     return Provider(
         name=name,
         api=API,
         base_url=base_url.rstrip("/"),
         api_key_env=api_key_env,
+        base_url_env=base_url_env,
         key_required=key_required,
         headers=dict(headers or {}),
         compat=Compat(
