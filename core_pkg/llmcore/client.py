@@ -22,6 +22,7 @@ from llmcore.errors import (
     ConfigurationError,
     LlmError,
     MalformedResponseError,
+    UnsupportedOperationError,
     redact,
     register_secret,
     scrub_chain,
@@ -160,6 +161,25 @@ class Client:
             f"api_key={key})"
         )
 
+    # --- capabilities ------------------------------------------------------------------------
+    def _require(self, what: str, *, request: ChatCompletionRequest | None = None) -> None:
+        """Refuse, before anything is built or sent, what the provider declares it cannot do."""
+        caps = self.provider.capabilities
+        missing = None
+        if what == "list_models" and not caps.list_models:
+            missing = "listing models"
+        elif what in ("chat", "stream") and not caps.chat:
+            missing = "chat completions"
+        elif what == "stream" and not caps.streaming:
+            missing = "streaming (use chat_completion)"
+        elif request is not None and request.tools and not caps.tools:
+            missing = "tools (the request has tools=...)"
+        if missing is not None:
+            raise UnsupportedOperationError(
+                f"provider {self.provider.name!r} does not support {missing}",
+                provider=self.provider.name,
+            )
+
     # --- the send path -----------------------------------------------------------------------
     def _prepare(self, http_request: HttpRequest, hooks: Sequence[PayloadHook] = ()) -> HttpRequest:
         if self._url_params:  # the base URL's query string; the plugin's own params win
@@ -251,6 +271,7 @@ class Client:
     ) -> ChatCompletionResponse:
         """Send ``request`` and wait for the whole answer."""
         deadline = self._deadline()
+        self._require("chat", request=request)
         request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, False)
         http_request = self._prepare(payload, _as_hooks(on_payload))
@@ -275,6 +296,7 @@ class Client:
     ) -> ChatStream:
         """Start a stream; errors before the first byte (401, 404, 429...) raise here."""
         deadline = self._deadline()
+        self._require("stream", request=request)
         handle = cancel or CancelHandle()
         request = adapt_request(request, self.provider)
         payload = self.plugins.build_payload(self.provider, request, True)
@@ -320,6 +342,7 @@ class Client:
     def list_models(self) -> list[ModelInfo]:
         """The provider's models (items with ``id``)."""
         deadline = self._deadline()
+        self._require("list_models")
         http_request = self._prepare(self.plugins.build_list_models(self.provider))
         _, models = self._open(
             http_request,

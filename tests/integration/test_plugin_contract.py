@@ -88,3 +88,48 @@ def test_a_short_retry_after_on_a_plugin_error_is_honoured(
         client.chat_completion(REQ)
     assert time.monotonic() - started < 2.0  # waited 50 ms, not the 5 s backoff
     assert len(loopback_server.requests) == 2
+
+
+# --- capabilities are enforced before anything is sent --------------------------------------
+
+
+def _limited(server: LoopbackServer, **caps: Any) -> Client:
+    from llmcore_openai import openai_compatible
+
+    provider = openai_compatible(server.base_url + "/v1").evolve(
+        name="limited", capabilities=llmcore.Capabilities(**caps)
+    )
+    return Client(provider, options=ConnectionOptions(max_retries=0))
+
+
+def _weather_tool() -> llmcore.Tool:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    return llmcore.Tool("get_weather", "weather for a city", schema)
+
+
+@pytest.mark.parametrize(
+    ("caps", "call", "needle"),
+    [
+        (
+            {"tools": False},
+            lambda c: c.chat_completion(REQ.with_options(tools=[_weather_tool()])),
+            "tools",
+        ),
+        (
+            {"tools": False},
+            lambda c: c.chat_completion_stream(REQ.with_options(tools=[_weather_tool()])),
+            "tools",
+        ),
+        ({"streaming": False}, lambda c: c.chat_completion_stream(REQ), "streaming"),
+        ({"list_models": False}, lambda c: c.list_models(), "listing models"),
+        ({"chat": False}, lambda c: c.chat_completion(REQ), "chat completions"),
+    ],
+)
+def test_a_capability_the_provider_lacks_fails_before_any_request(
+    loopback_server: LoopbackServer, caps: dict[str, bool], call: Any, needle: str
+) -> None:
+    client = _limited(loopback_server, **caps)
+    with pytest.raises(llmcore.UnsupportedOperationError, match=needle) as caught:
+        call(client)
+    assert caught.value.provider == "limited" and not caught.value.is_retryable()
+    assert loopback_server.requests == []
