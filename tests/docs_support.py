@@ -38,7 +38,6 @@ import signal
 import struct
 import textwrap
 import threading
-import tomllib
 import traceback
 import wave
 import zlib
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import tomllib
 
 import llmcore
 import llmcore.plugins
@@ -324,7 +324,7 @@ def install_offline_world(monkeypatch: Any, tmp_path: Path, page_text: str) -> O
     return OfflineWorld(plugins, server, FauxProviders(plugins), fake)
 
 
-# --- provider names a page uses --------------------------------------------------------------------
+# --- provider names a page uses ----------------------------------------------------------------
 _STR = r"""(?P<q>["'])(?P<name>[^"'\n]+)(?P=q)"""
 _USED = (
     re.compile(r"\bClient\(\s*" + _STR),  # Client("name"), llmcore.Client("name", ...)
@@ -357,7 +357,7 @@ def provider_names_defined(text: str) -> set[str]:
     works, ``Client("its name")`` does not."""
     code = _code(text)
     names = {m.group("name") for m in _FAUX.finditer(code)}
-    if re.search(r"\bregister_faux_provider\(\s*(\)|plugins\s*=|models\s*=|default\s*=)", code):
+    if re.search(r"\bregister_faux_provider\(\s*(\)|(plugins|models|default)\s*=)", code):
         names.add("faux")  # register_faux_provider() registers "faux"
     if _REGISTERS_PROVIDERS.search(code):
         names |= {m.group("name") for pattern in _RECORDS for m in pattern.finditer(code)}
