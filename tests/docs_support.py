@@ -5,20 +5,24 @@ How a page runs (see ``run_page``):
 - every fenced ``python`` / ``py`` block runs, in page order, in one namespace per page;
 - a block whose previous non-blank line is ``<!-- skip-test -->`` is not run;
 - a hidden ``<!-- test-setup ... -->`` HTML comment (invisible in the built site) holds Python
-  that runs at that point of the page, in its own namespace with ``faux`` (a dict of the page's
-  :class:`~llmcore.testing.FauxProvider` objects by provider name, created on first use),
-  ``FauxReply``, ``FauxError``, ``llmcore`` and ``page`` (the page's namespace). Use it to script
-  replies: ``faux["openai"].add_reply(text="...", delay=0.05)``;
+  that runs at that point of the page, in its own namespace with ``server`` (the script of the
+  fake HTTP server, a :class:`~llmcore.testing.FauxProvider` that is *not* registered as a
+  provider), ``faux`` (the faux providers the page registered itself with
+  ``register_faux_provider``, by name), ``FauxReply``, ``FauxError``, ``llmcore`` and ``page``
+  (the page's namespace). Use it to script replies: ``server.add_reply(text="...", delay=0.05)``;
 - the working directory is a fresh temp dir holding small real media files (``MEDIA_FILES``);
-- a fresh ``llmcore.Plugins(load_entrypoints=False)`` is the process default, with faux
-  providers under the names in ``FAUX_PROVIDERS`` (default reply ``DEFAULT_REPLY``, streamed
-  word by word) plus the ``openai-chat`` API hooks of llmcore-openai (without its providers), so
-  ``Client("openai")`` is a faux and ``Client(openai_compatible("http://..."))`` speaks the real
-  OpenAI wire format;
-- no request reaches the network: ``http://`` and ``https://`` are served in memory. Paths ending
-  in ``/chat/completions`` get OpenAI-format answers, everything else the faux format; both take
-  their replies from ``faux["openai-compatible"]``;
-- every ``XXX_API_KEY`` name written on the page is set to a dummy value; the environment and
+- a fresh ``llmcore.Plugins(load_entrypoints=False)`` is the process default, holding exactly
+  the plugins this repository ships (the ``llmcore`` entry points of ``plugins/*``, see
+  ``repository_plugins``): ``Client("openai")`` and ``Client(openai_compatible(url))`` are
+  llmcore-openai's real providers, with its real payload building and parsing. The harness
+  registers no provider of its own, and none under a vendor's name (``VENDOR_NAMES``): a name a
+  page uses must come from an installed plugin of this repository or be defined by the page;
+- no request reaches the network: ``http://`` and ``https://`` are served in memory by
+  ``FakeHttp`` (it fakes the server, not the plugin). Paths ending in ``/chat/completions`` get
+  OpenAI-format answers, everything else llmcore's own JSON; both take their replies from
+  ``server`` (default reply ``DEFAULT_REPLY``, streamed word by word);
+- every ``XXX_API_KEY`` name written on the page, and every key variable of the registered
+  providers, is set to a dummy value, their base-URL variables are unset; the environment and
   the working directory are restored afterwards;
 - a block that raises fails the test with the page name and the block's line number; tracebacks
   point at the real lines of the Markdown file.
@@ -27,6 +31,7 @@ How a page runs (see ``run_page``):
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import re
 import signal
@@ -36,22 +41,25 @@ import threading
 import traceback
 import wave
 import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+import tomllib
 
 import llmcore
 import llmcore.plugins
 import llmcore.transport
 from llmcore.cancel import CancelHandle
 from llmcore.http import HttpRequest
-from llmcore.testing import FauxError, FauxProvider, FauxReply, register_faux_provider
+from llmcore.testing import FauxError, FauxProvider, FauxReply
 from llmcore.transport import MemoryResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
+PLUGINS = ROOT / "plugins"
 
 SKIP_MARKER = "<!-- skip-test -->"
 SETUP_OPEN = "<!-- test-setup"
@@ -59,23 +67,27 @@ SETUP_CLOSE = "-->"
 PYTHON_LANGS = {"python", "py", "python3"}
 BLOCK_TIMEOUT = 60.0
 
-DEFAULT_REPLY = "Hello from the faux provider"
-FAUX_PROVIDERS = (
-    "openai",
-    "openai-compatible",
-    "anthropic",
-    "gemini",
-    "groq",
-    "openrouter",
-    "deepseek",
-    "mistral",
-    "ollama",
-    "together",
-    "moonshot",
-    "zhipu",
-    "faux",
-)
+DEFAULT_REPLY = "Hello from the test server"
+SERVER_SCRIPT = "docs-server"
 FAUX_MODELS = ("gpt-4o", "gpt-4o-mini", "llama3-8b-8192", "openai/gpt-4o-mini")
+# Vendors this repository ships no plugin for: the harness registers nothing under their names,
+# and a page may only use them for a provider it builds itself (e.g. openai_compatible(...)).
+VENDOR_NAMES = (
+    "anthropic",
+    "claude",
+    "cohere",
+    "deepseek",
+    "gemini",
+    "google",
+    "groq",
+    "mistral",
+    "moonshot",
+    "ollama",
+    "openrouter",
+    "together",
+    "xai",
+    "zhipu",
+)
 DUMMY_KEY = "sk-docs-test-0000000000000000"
 _KEY_NAME = re.compile(r"\b[A-Z][A-Z0-9_]*_API_KEY\b")
 
@@ -207,69 +219,157 @@ def page_id(path: Path) -> str:
 
 
 # --- the offline world ---------------------------------------------------------------------------
-class FauxRegistry(dict[str, FauxProvider]):
-    """Faux providers by name; a missing name is registered on first use."""
+def repository_plugins() -> list[tuple[str, object]]:
+    """``(entry point name, plugin object)`` for every plugin distribution in ``plugins/``.
+
+    Read from each distribution's ``[project.entry-points.llmcore]``, so the docs run against
+    exactly the plugins this repository ships (and nothing else installed beside them).
+    """
+    found: list[tuple[str, object]] = []
+    for pyproject in sorted(PLUGINS.glob("*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        for name, target in project.get("entry-points", {}).get("llmcore", {}).items():
+            module_name, _, attr = str(target).partition(":")
+            plugin: object = importlib.import_module(module_name.strip())
+            for part in filter(None, attr.strip().split(".")):
+                plugin = getattr(plugin, part)
+            found.append((name, plugin))
+    return found
+
+
+class FauxProviders(Mapping[str, FauxProvider]):
+    """The faux providers (:mod:`llmcore.testing`) a page registered itself, by provider name.
+
+    Read-only: the harness creates none. ``faux["flaky"]`` after the page ran
+    ``register_faux_provider("flaky")`` is that provider; any other name is a ``KeyError``.
+    """
 
     def __init__(self, plugins: llmcore.Plugins) -> None:
-        super().__init__()
         self.plugins = plugins
 
-    def __missing__(self, name: str) -> FauxProvider:
-        faux = register_faux_provider(
-            name, models=FAUX_MODELS, plugins=self.plugins, default=FauxReply(text=DEFAULT_REPLY)
-        )
-        self[name] = faux
-        return faux
+    def _all(self) -> dict[str, FauxProvider]:
+        return {
+            p.name: p for p in self.plugins.pm.get_plugins() if isinstance(p, FauxProvider)
+        }
 
+    def __getitem__(self, name: str) -> FauxProvider:
+        try:
+            return self._all()[name]
+        except KeyError:
+            raise KeyError(
+                f"the page registered no faux provider named {name!r}; script the fake HTTP "
+                "server (which answers Client('openai') and openai_compatible providers) with "
+                "server.add_reply(...)"
+            ) from None
 
-class _OpenAIApi:
-    """llmcore-openai's ``openai-chat`` hooks without its providers (faux ones take the names)."""
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
 
-    def __init__(self, module: Any) -> None:
-        self.LLMCORE_APIS = module.LLMCORE_APIS
-        for name in dir(module):
-            impl = getattr(module, name)
-            if hasattr(impl, "llmcore_impl") and name != "register_providers":
-                setattr(self, name, impl)
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 class FakeHttp:
-    """In-memory answers for every http(s) URL, scripted by one faux provider: chat
-    completions in the OpenAI wire format, everything else in the faux format."""
+    """In-memory answers for every http(s) URL, scripted by one faux provider (``server``):
+    chat completions in the OpenAI wire format, everything else in llmcore's own JSON.
 
-    def __init__(self, faux: FauxProvider) -> None:
-        self.faux = faux
+    It stands in for the *server*: the requests are built, sent and parsed by the real plugins.
+    """
+
+    def __init__(self, script: FauxProvider) -> None:
+        self.script = script
+        self.received: list[HttpRequest] = []  # every request, as the transport sent it
 
     def __call__(self, request: HttpRequest, cancel: CancelHandle | None) -> MemoryResponse:
+        self.received.append(request)
         path = request.url.split("?", 1)[0].rstrip("/")
         shape = "openai" if path.endswith("/chat/completions") else "llmcore"
-        return self.faux._serve(request, cancel, shape)
+        return self.script._serve(request, cancel, shape)
 
 
-def install_offline_world(monkeypatch: Any, tmp_path: Path, page_text: str) -> FauxRegistry:
-    """Install the plugins, faux providers, fake HTTP, env and cwd a page runs with."""
+@attrs.frozen
+class OfflineWorld:
+    """What a page runs with: its plugin registry, the fake server's script, its faux providers."""
+
+    plugins: llmcore.Plugins
+    server: FauxProvider
+    faux: FauxProviders
+    http: FakeHttp
+
+
+def install_offline_world(monkeypatch: Any, tmp_path: Path, page_text: str) -> OfflineWorld:
+    """Install the plugins, fake HTTP server, env and cwd a page runs with."""
     plugins = llmcore.Plugins(load_entrypoints=False)
     monkeypatch.setattr(llmcore.plugins, "_default", plugins)
     monkeypatch.setattr(llmcore.transport, "_memory_schemes",
                         dict(llmcore.transport._memory_schemes))
-    faux = FauxRegistry(plugins)
-    for name in FAUX_PROVIDERS:
-        faux[name]  # registers it
-    try:
-        import llmcore_openai
-    except ImportError:  # pragma: no cover - the plugin is installed in every tox env
-        pass
-    else:
-        plugins.register(_OpenAIApi(llmcore_openai), name="docs.openai-chat")
-    fake = FakeHttp(faux["openai-compatible"])
+    for name, plugin in repository_plugins():
+        plugins.register(plugin, name=name)
+    # The script of the fake server is a faux provider that is never registered as a provider:
+    # it only decides what the in-memory http(s) endpoint answers.
+    server = FauxProvider(SERVER_SCRIPT, FAUX_MODELS, default=FauxReply(text=DEFAULT_REPLY))
+    fake = FakeHttp(server)
     llmcore.transport.register_memory_scheme("http", fake)
     llmcore.transport.register_memory_scheme("https", fake)
-    for key in sorted(set(_KEY_NAME.findall(page_text))):
+    keys = set(_KEY_NAME.findall(page_text))
+    for provider in plugins.providers().values():
+        keys.update(provider.api_key_env)  # the user has their keys set
+        for variable in provider.base_url_env:  # ... and no base-URL override from this host
+            monkeypatch.delenv(variable, raising=False)
+    for key in sorted(keys):
         monkeypatch.setenv(key, DUMMY_KEY)
     monkeypatch.delenv("LLMCORE_LOAD_PLUGINS", raising=False)
     write_media(tmp_path)
     monkeypatch.chdir(tmp_path)
-    return faux
+    return OfflineWorld(plugins, server, FauxProviders(plugins), fake)
+
+
+# --- provider names a page uses ----------------------------------------------------------------
+_STR = r"""(?P<q>["'])(?P<name>[^"'\n]+)(?P=q)"""
+_USED = (
+    re.compile(r"\bClient\(\s*" + _STR),  # Client("name"), llmcore.Client("name", ...)
+    re.compile(r"\.provider\(\s*" + _STR),  # plugins.provider("name")
+)
+_FAUX = re.compile(r"\bregister_faux_provider\(\s*" + _STR)
+_RECORDS = (  # provider records; they are only reachable by name once a plugin registers them
+    re.compile(r"\bProvider\(\s*" + _STR),  # Provider("name", api, base_url)
+    re.compile(r"\bProvider\([^)]*?\bname\s*=\s*" + _STR, re.S),
+    re.compile(r"\bopenai_compatible\([^)]*?\bname\s*=\s*" + _STR, re.S),
+    re.compile(r"\.evolve\([^)]*?\bname\s*=\s*" + _STR, re.S),
+)
+_REGISTERS_PROVIDERS = re.compile(r"\bdef register_providers\(")
+
+
+def _code(text: str) -> str:
+    return "\n".join(b.code for b in parse_markdown(text))
+
+
+def provider_names_used(text: str) -> set[str]:
+    """The provider names a page's code asks for by name (``Client("name")``, ...)."""
+    code = _code(text)
+    return {m.group("name") for pattern in _USED for m in pattern.finditer(code)}
+
+
+def provider_names_defined(text: str) -> set[str]:
+    """The provider names a page's code registers itself: the faux providers it registers, and
+    the provider records it builds when it also defines a plugin (``register_providers``) that
+    can register them. A provider record alone is no registered provider: ``Client(record)``
+    works, ``Client("its name")`` does not."""
+    code = _code(text)
+    names = {m.group("name") for m in _FAUX.finditer(code)}
+    if re.search(r"\bregister_faux_provider\(\s*(\)|(plugins|models|default)\s*=)", code):
+        names.add("faux")  # register_faux_provider() registers "faux"
+    if _REGISTERS_PROVIDERS.search(code):
+        names |= {m.group("name") for pattern in _RECORDS for m in pattern.finditer(code)}
+    return names
+
+
+def shipped_provider_names() -> set[str]:
+    """The providers registered by the plugins this repository ships."""
+    plugins = llmcore.Plugins(load_entrypoints=False)
+    for name, plugin in repository_plugins():
+        plugins.register(plugin, name=name)
+    return set(plugins.providers())
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -298,7 +398,7 @@ def _run_with_timeout(code: Any, namespace: dict[str, Any], seconds: float) -> N
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_page(path: Path, faux: FauxRegistry, *, timeout: float = BLOCK_TIMEOUT) -> int:
+def run_page(path: Path, world: OfflineWorld, *, timeout: float = BLOCK_TIMEOUT) -> int:
     """Run a page's blocks in order; return how many python blocks ran."""
     text = path.read_text(encoding="utf-8")
     label = page_id(path) if path.is_relative_to(ROOT) else str(path)
@@ -311,8 +411,9 @@ def run_page(path: Path, faux: FauxRegistry, *, timeout: float = BLOCK_TIMEOUT) 
                 continue
             source = "\n" * (block.line - 1) + block.code
             if block.kind == "setup":
-                scope = {"faux": faux, "FauxReply": FauxReply, "FauxError": FauxError,
-                         "llmcore": llmcore, "page": namespace, "__name__": "__docs_setup__"}
+                scope = {"server": world.server, "faux": world.faux, "FauxReply": FauxReply,
+                         "FauxError": FauxError, "llmcore": llmcore, "page": namespace,
+                         "__name__": "__docs_setup__"}
             else:
                 scope = namespace
                 ran += 1

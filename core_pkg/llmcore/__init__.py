@@ -1,8 +1,8 @@
 """llmcore: a synchronous, plugin-based client for LLM APIs.
 
-The core holds the types, the hook specifications, the client and all I/O; every provider is a
-separately installed plugin (``llmcore-openai``, ...) found through the ``llmcore`` entry-point
-group. See the README for a quick start.
+The core holds the types, the hook specifications, the client and all I/O; each API is a
+separately installed plugin found through the ``llmcore`` entry-point group (this repository
+ships ``llmcore-openai``). See the README for a quick start.
 """
 
 from __future__ import annotations

@@ -50,6 +50,14 @@ def finish_tool_call(
     """A :class:`ToolCall` from accumulated argument text (invalid JSON kept raw).
 
     ``NaN`` and ``Infinity`` are not JSON: arguments holding them are kept raw too.
+
+    :param id: the call id (``None`` becomes ``""``).
+    :param name: the tool name (``None`` becomes ``""``).
+    :param arguments: the argument text as streamed; text that is not a JSON object gives
+        ``arguments == {}`` and is kept in ``raw_arguments``.
+    :param extra: provider fields that travel with the call.
+    :raises InvalidInputError: ``id`` or ``name`` is not a string, or ``extra`` is not a
+        JSON object. Bad argument text never raises.
     """
     raw: str | None = None
     parsed: Any = {}

@@ -33,7 +33,10 @@ class CancelHandle:
         return self._event.is_set()
 
     def cancel(self) -> None:
-        """Stop the call: interrupt its connection now."""
+        """Stop the call: interrupt its connection now. Safe from any thread, and more than once.
+
+        Never raises: a closer that fails while closing a dying socket is ignored.
+        """
         with self._lock:
             self._event.set()
             closers, self._closers = self._closers, []
@@ -44,7 +47,11 @@ class CancelHandle:
                 pass
 
     def on_cancel(self, close: Callable[[], None]) -> None:
-        """Run ``close`` on cancel (at once if already cancelled)."""
+        """Run ``close`` on cancel (at once if already cancelled).
+
+        :param close: a callable taking no argument that interrupts the resource.
+        :raises Exception: whatever ``close`` raises when it runs at once (already cancelled).
+        """
         with self._lock:
             if not self._event.is_set():
                 self._closers.append(close)
@@ -52,13 +59,21 @@ class CancelHandle:
         close()
 
     def discard(self, close: Callable[[], None]) -> None:
-        """Forget a closer registered with :meth:`on_cancel` (its resource is gone)."""
+        """Forget a closer registered with :meth:`on_cancel` (its resource is gone).
+
+        :param close: the callable given to :meth:`on_cancel`; an unknown one is ignored.
+            Never raises.
+        """
         with self._lock:
             if close in self._closers:
                 self._closers.remove(close)
 
     def sleep(self, seconds: float) -> None:
-        """Sleep up to ``seconds``; raise :class:`CancelledError` if cancelled meanwhile."""
+        """Sleep up to ``seconds``; raise :class:`CancelledError` if cancelled meanwhile.
+
+        :param seconds: how long to wait at most.
+        :raises CancelledError: the handle is cancelled before or during the wait.
+        """
         if self._event.wait(seconds):
             raise CancelledError()
 

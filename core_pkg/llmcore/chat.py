@@ -67,6 +67,11 @@ def map_stop_reason(
 
     ``None`` stays ``None`` (not finished yet); an unknown value maps to ``STOP`` with a warning,
     never an exception, because providers add new values without notice.
+
+    :param raw: the provider's finish reason, or ``None``.
+    :param table: raw value to :class:`StopReason`.
+    :param provider: the provider name for the warning's text.
+    :returns: the unified stop reason, or ``None``. Never raises.
     """
     if raw is None:
         return None

@@ -78,7 +78,12 @@ the body is empty: the hook runs once the headers arrive."""
 
 
 def get_env_api_key(provider: Provider, environ: Mapping[str, str] | None = None) -> str | None:
-    """The first non-empty of the provider's ``api_key_env`` variables, or None."""
+    """The first non-empty of the provider's ``api_key_env`` variables, or None.
+
+    :param provider: the provider whose ``api_key_env`` names are read, in order.
+    :param environ: the environment to read (default ``os.environ``).
+    :returns: the key, or ``None``. Never raises.
+    """
     env = os.environ if environ is None else environ
     for name in provider.api_key_env:
         value = env.get(name)
@@ -102,6 +107,25 @@ class Client:
     The API key is ``api_key`` if given, else the first set variable of the provider's
     ``api_key_env`` (``OPENAI_API_KEY`` for OpenAI); a provider that needs one and has none
     raises :class:`ConfigurationError` naming the variable.
+
+    :param provider: a registered provider name, or a :class:`Provider` value.
+    :param api_key: the API key; ``None`` reads the provider's ``api_key_env`` variables.
+    :param base_url: replaces the provider's base URL; ``None`` uses the provider's
+        ``base_url_env`` variables, then its own ``base_url``. Its query string is sent with
+        every request, and ``user:password@`` becomes HTTP Basic authentication.
+    :param options: connection options (pool, timeouts, retries); ``None`` for the defaults.
+    :param plugins: the plugin registry to use; ``None`` for the process default
+        (:func:`get_plugins`).
+    :param on_payload: a hook, or hooks, called as ``on_payload(http_request, provider)``
+        before every request is sent; one may return a replacement request.
+    :param on_response: a hook, or hooks, called as ``on_response(http_response, provider)``
+        when a response arrives (for streams, once the headers are in).
+    :raises ConfigurationError: ``provider`` is a name no installed plugin registers, the
+        provider needs a key and none is found, or ``base_url`` holds user credentials beside
+        an API key.
+    :raises InvalidInputError: ``provider`` is neither a name nor a :class:`Provider`, the
+        base URL is not an ``http(s)://`` URL with a host, ``options`` is not a
+        :class:`ConnectionOptions`, or the key cannot be sent in a header.
     """
 
     def __init__(
@@ -135,7 +159,15 @@ class Client:
     def with_options(
         cls, provider: str | Provider, options: ConnectionOptions, **kwargs: Any
     ) -> Client:
-        """A client with these connection options; the same as ``Client(provider, options=...)``."""
+        """A client with these connection options; the same as ``Client(provider, options=...)``.
+
+        :param provider: a registered provider name, or a :class:`Provider` value.
+        :param options: the connection options.
+        :param kwargs: the other keyword arguments of :class:`Client` (``api_key``,
+            ``base_url``, ``plugins``, ``on_payload``, ``on_response``).
+        :raises ConfigurationError: as :class:`Client` does (unknown provider, missing key).
+        :raises InvalidInputError: as :class:`Client` does (bad base URL, options or key).
+        """
         return cls(provider, options=options, **kwargs)
 
     def _resolve_key(self, api_key: str | None) -> Secret | None:
@@ -269,7 +301,30 @@ class Client:
         on_payload: PayloadHook | None = None,
         on_response: ResponseHook | None = None,
     ) -> ChatCompletionResponse:
-        """Send ``request`` and wait for the whole answer."""
+        """Send ``request`` and wait for the whole answer.
+
+        Retryable errors are retried with backoff (``ConnectionOptions.max_retries``).
+
+        :param request: the request; its messages are adapted to this provider first
+            (:func:`adapt_request`).
+        :param on_payload: a hook for this call only, run after the client's own
+            ``on_payload`` hooks: ``on_payload(http_request, provider)``, may return a
+            replacement request.
+        :param on_response: a hook for this call only: ``on_response(http_response, provider)``.
+        :returns: the parsed answer.
+        :raises InvalidInputError: ``request`` (a message, tool or option) fails validation, or the
+            plugin refuses input its API cannot express.
+        :raises UnsupportedOperationError: the provider or its API cannot do what was asked.
+        :raises PluginError: no installed plugin implements the provider's API, or a plugin
+            returned the wrong thing.
+        :raises LlmError: the provider's answer as a typed error, once the retries allowed by
+            ``ConnectionOptions.max_retries`` are used up: ``AuthenticationError`` (401),
+            ``PermissionDeniedError`` (403), ``ModelNotFoundError`` (404), ``RateLimitError`` (429),
+            ``InvalidRequestError`` (400, 422), ``ServerError`` and ``OverloadedError`` (5xx),
+            ``ApiConnectionError`` (no connection), ``RequestTimeoutError`` (a timeout or
+            ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
+            cannot read). See ``docs/errors.md`` for the whole tree.
+        """
         deadline = self._deadline()
         self._require("chat", request=request)
         request = adapt_request(request, self.provider)
@@ -294,7 +349,31 @@ class Client:
         on_response: ResponseHook | None = None,
         cancel: CancelHandle | None = None,
     ) -> ChatStream:
-        """Start a stream; errors before the first byte (401, 404, 429...) raise here."""
+        """Start a stream; errors before the first byte (401, 404, 429...) raise here.
+
+        Errors after the stream has started are raised while iterating the returned
+        :class:`ChatStream` (see there); a stream is never retried once it has started.
+
+        :param request: the request; its messages are adapted to this provider first.
+        :param on_payload: a hook for this call only: ``on_payload(http_request, provider)``.
+        :param on_response: a hook for this call only, called once the headers arrive.
+        :param cancel: a :class:`CancelHandle` that stops the stream (and any retry wait) from
+            any thread; ``None`` creates one (``stream.cancel_handle``). A cancel before the
+            headers arrive returns a stream that ends at once with stop reason ``aborted``.
+        :returns: the open stream.
+        :raises InvalidInputError: ``request`` (a message, tool or option) fails validation, or the
+            plugin refuses input its API cannot express.
+        :raises UnsupportedOperationError: the provider or its API cannot do what was asked.
+        :raises PluginError: no installed plugin implements the provider's API, or a plugin
+            returned the wrong thing.
+        :raises LlmError: the provider's answer as a typed error, once the retries allowed by
+            ``ConnectionOptions.max_retries`` are used up: ``AuthenticationError`` (401),
+            ``PermissionDeniedError`` (403), ``ModelNotFoundError`` (404), ``RateLimitError`` (429),
+            ``InvalidRequestError`` (400, 422), ``ServerError`` and ``OverloadedError`` (5xx),
+            ``ApiConnectionError`` (no connection), ``RequestTimeoutError`` (a timeout or
+            ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
+            cannot read). See ``docs/errors.md`` for the whole tree.
+        """
         deadline = self._deadline()
         self._require("stream", request=request)
         handle = cancel or CancelHandle()
@@ -328,19 +407,44 @@ class Client:
     def chat_completion_stream_with_cancel(
         self, request: ChatCompletionRequest, **kwargs: Any
     ) -> tuple[ChatStream, CancelHandle]:
-        """A stream and the handle that cancels it from any thread."""
+        """A stream and the handle that cancels it from any thread.
+
+        :param request: the request, as for :meth:`chat_completion_stream`.
+        :param kwargs: the keyword arguments of :meth:`chat_completion_stream`
+            (``on_payload``, ``on_response``, ``cancel``).
+        :returns: ``(stream, stream.cancel_handle)``.
+        :raises LlmError: what :meth:`chat_completion_stream` raises (``InvalidInputError``,
+            ``PluginError``, the provider's typed errors before the first byte...).
+        """
         stream = self.chat_completion_stream(request, **kwargs)
         return stream, stream.cancel_handle
 
     @scrubbed
     def quick_chat_text(self, model: str, prompt: str, **options: Any) -> str:
-        """One user prompt in, the answer's text out (``prompt`` is a str or a Content)."""
+        """One user prompt in, the answer's text out (``prompt`` is a str or a Content).
+
+        :param model: the model name, sent as it is.
+        :param prompt: the user message: a ``str`` or a :class:`Content`.
+        :param options: request options (``temperature``, ``max_tokens``...), as the keyword
+            arguments of :class:`ChatCompletionRequest`.
+        :returns: the text of the first choice (``""`` when there is none).
+        :raises InvalidInputError: ``model``, ``prompt`` or an option fails validation (an
+            unknown option name is a ``TypeError``).
+        :raises LlmError: what :meth:`chat_completion` raises.
+        """
         request = ChatCompletionRequest(model, [Message.user(prompt)], **options)
         return self.chat_completion(request).text()
 
     @scrubbed
     def list_models(self) -> list[ModelInfo]:
-        """The provider's models (items with ``id``)."""
+        """The provider's models (items with ``id``).
+
+        :returns: the models, in the provider's order.
+        :raises PluginError: no installed plugin implements model listing for the API.
+        :raises LlmError: the provider's answer as a typed error (``AuthenticationError``,
+            ``ModelNotFoundError``, ``ServerError``, ``ApiConnectionError``,
+            ``RequestTimeoutError``, ``MalformedResponseError``...), after the retries.
+        """
         deadline = self._deadline()
         self._require("list_models")
         http_request = self._prepare(self.plugins.build_list_models(self.provider))
@@ -362,6 +466,13 @@ class Client:
         No item is ever dropped or reordered: each slot holds the response or the
         :class:`LlmError` of that request, whatever it raised (bad input, a hook's bug, an
         encoding error: see :func:`item_error`). ``concurrency`` defaults to the pool size.
+
+        :param requests: the requests; an item that is not a :class:`ChatCompletionRequest`
+            gets a :class:`ConfigurationError` in its slot.
+        :param concurrency: how many requests run at once (default ``pool_size``).
+        :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
+
+        Never raises for a failing item: its error is returned in its slot.
         """
         items = list(requests)
         if not items:
@@ -401,6 +512,12 @@ class Client:
 
         One or two requests run one after the other on this thread (no pool start-up); larger
         batches run on ``pool_size`` threads. Results keep the input order.
+
+        :param requests: the requests, as for :meth:`chat_completion_batch`.
+        :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
+
+        Never raises for a failing item: its error (an :class:`LlmError`) is returned in its
+        slot.
         """
         items = list(requests)
         if len(items) <= 2:
@@ -409,7 +526,7 @@ class Client:
 
     # --- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool. Never raises."""
         self._transport.close()
 
     def __enter__(self) -> Client:

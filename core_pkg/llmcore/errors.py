@@ -579,7 +579,18 @@ def error_for_status(
     error_type: str | None = None,
     **kwargs: Any,
 ) -> LlmError:
-    """Build the error class that fits an HTTP status, provider code/type and message."""
+    """Build the error class that fits an HTTP status, provider code/type and message.
+
+    :param status: the HTTP status, or ``None`` (an error inside a 200 stream).
+    :param message: the provider's error message.
+    :param code: the provider's error code (``"rate_limit_exceeded"``, ``"model_not_found"``...).
+    :param error_type: the provider's error type, used when the status says nothing.
+    :param kwargs: the other :class:`LlmError` fields (``provider``, ``request_id``,
+        ``retry_after``, ``body``).
+    :returns: the error (for instance a :class:`RateLimitError` for 429, a
+        :class:`ContextLengthExceededError` for a context overflow); it is returned, not raised.
+        Never raises, except ``TypeError`` for a keyword that is no :class:`LlmError` field.
+    """
     cls: type[LlmError]
     if looks_like_context_overflow(message, code) and (status is None or status < 500):
         cls = ContextLengthExceededError
@@ -620,7 +631,13 @@ class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
 def retry_after_seconds(response: HttpResponse, now: float | None = None) -> float | None:
     """The server's retry hint in seconds: ``retry-after-ms``, then ``retry-after`` (seconds or
     an HTTP date, measured against ``now``, the current POSIX time by default); None if absent
-    or unreadable."""
+    or unreadable.
+
+    :param response: the response whose headers are read.
+    :param now: the current POSIX time for an HTTP-date hint (default ``time.time()``).
+    :returns: seconds, never negative, or ``None``. Never raises: an unreadable value is
+        ``None``.
+    """
     ms = response.header("retry-after-ms")
     if ms:
         try:
@@ -649,7 +666,14 @@ def complete_error(
     """Fill what ``err`` left unset from ``response``: ``status``, ``request_id``,
     ``retry_after`` (:func:`retry_after_seconds`), ``should_retry`` (``x-should-retry``) and
     ``provider``. The core applies it to whatever a plugin's ``parse_error`` returns, so the
-    retry policy and its caps hold for every plugin; returns ``err`` itself."""
+    retry policy and its caps hold for every plugin; returns ``err`` itself.
+
+    :param err: the error to complete (changed in place).
+    :param response: the HTTP response it came from.
+    :param provider: the provider name to set when ``err.provider`` is unset.
+    :param now: the current POSIX time for an HTTP-date ``retry-after`` (default now).
+    :returns: ``err``. Never raises.
+    """
     if err.status is None:
         err.status = response.status
     if err.request_id is None:

@@ -114,6 +114,9 @@ def history_message(response: ChatCompletionResponse) -> Message | None:
     partial text and half-streamed tool calls would confuse the next model. A :class:`Message` does
     not record its stop reason, so this decision is taken here, when the answer enters history
     (:meth:`llmcore.Context.append_response`).
+
+    :param response: an answer (complete, or the partial of a failed or cancelled stream).
+    :returns: its first choice's message, or ``None``. Never raises.
     """
     if response.stop_reason in (StopReason.ABORTED, StopReason.ERROR):
         return None
@@ -209,6 +212,12 @@ def transform_messages(
     """``messages`` made acceptable to ``model`` on ``target`` (rules in the module docstring).
 
     Unchanged messages are returned as the same objects, so callers can detect "no change".
+
+    :param messages: the conversation, in order.
+    :param target: the provider the messages will be sent to (its name, API, compat flags and
+        capabilities decide the rules).
+    :param model: the model they will be sent to (for media capabilities).
+    :returns: the adapted messages. Never raises for well-formed :class:`Message` values.
     """
     rule = tool_call_id_rule(target)
     ids: dict[str, str] = {}
@@ -247,7 +256,12 @@ def transform_messages(
 
 
 def adapt_request(request: ChatCompletionRequest, provider: Provider) -> ChatCompletionRequest:
-    """``request`` with its messages transformed for ``provider``; the same object if unchanged."""
+    """``request`` with its messages transformed for ``provider``; the same object if unchanged.
+
+    :param request: the request to adapt (the client calls this before every send).
+    :param provider: the provider it will be sent to.
+    :returns: the adapted request (see :func:`transform_messages`). Never raises.
+    """
     messages = transform_messages(request.messages, provider, request.model)
     if len(messages) == len(request.messages) and all(
         a is b for a, b in zip(messages, request.messages, strict=True)

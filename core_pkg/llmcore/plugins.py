@@ -169,6 +169,14 @@ class Plugins:
 
         Entry points load first, so a plugin registered at run time answers before the installed
         ones and its providers replace installed providers of the same name.
+
+        :param plugin: a module or object with hook implementations; translation hooks are
+            called only for the APIs it lists in ``LLMCORE_APIS``.
+        :param name: the name to register it under (default: chosen by pluggy).
+        :raises PluginError: the name or the object is already registered, or a hook
+            implementation does not match its specification (the plugin is then not kept).
+        A plugin with translation hooks but no ``LLMCORE_APIS`` is registered with a
+        :class:`PluginLoadWarning`, since the core would never call them.
         """
         self._ensure_loaded()
         with self._lock:
@@ -192,7 +200,10 @@ class Plugins:
             self._callers = {}
 
     def unregister(self, name: str) -> None:
-        """Remove a plugin registered under ``name``."""
+        """Remove a plugin registered under ``name``; an unknown name does nothing.
+
+        :param name: the name the plugin was registered under. Never raises.
+        """
         with self._lock:
             self._pm.unregister(name=name)
             self._providers = None
@@ -226,7 +237,11 @@ class Plugins:
 
     # --- providers ---------------------------------------------------------------------------
     def providers(self) -> dict[str, Provider]:
-        """Every registered provider by name (cached until plugins change)."""
+        """Every registered provider by name (cached until plugins change).
+
+        Never raises: a plugin failing in ``register_providers`` (or registering something that
+        is not a :class:`Provider`) is skipped with a :class:`PluginLoadWarning`.
+        """
         cached = self._providers
         if cached is not None:
             return cached
@@ -258,7 +273,12 @@ class Plugins:
             return found
 
     def provider(self, name: str) -> Provider:
-        """The provider called ``name``; ``ConfigurationError`` naming the choices otherwise."""
+        """The provider called ``name``.
+
+        :param name: a registered provider name (``"openai"``).
+        :raises ConfigurationError: no installed plugin registers ``name``; the message lists
+            the installed providers.
+        """
         providers = self.providers()
         try:
             return providers[name]
@@ -396,7 +416,11 @@ _default_lock = threading.Lock()
 
 
 def get_plugins() -> Plugins:
-    """The process-wide plugin registry (entry points load on first use)."""
+    """The process-wide plugin registry (entry points load on first use).
+
+    Never raises: a plugin that fails to load is skipped later, with a
+    :class:`PluginLoadWarning`, when the registry is first used.
+    """
     global _default
     if _default is None:
         with _default_lock:
@@ -406,10 +430,21 @@ def get_plugins() -> Plugins:
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:
-    """Register ``plugin`` with the process-wide registry."""
+    """Register ``plugin`` with the process-wide registry (see :meth:`Plugins.register`).
+
+    :param plugin: a module or object with hook implementations (``@llmcore.hookimpl``) and,
+        for translation hooks, ``LLMCORE_APIS``.
+    :param name: the name to register it under (default: chosen by pluggy).
+    :raises PluginError: the name or the object is already registered, or a hook
+        implementation does not match its specification.
+    """
     get_plugins().register(plugin, name=name)
 
 
 def supported_providers() -> list[str]:
-    """Names of every installed provider, sorted."""
+    """Names of every installed provider, sorted.
+
+    Never raises: a plugin that fails to load, or fails in ``register_providers``, is skipped
+    with a :class:`PluginLoadWarning`.
+    """
     return sorted(get_plugins().providers())

@@ -298,6 +298,9 @@ class ChatStream:
         """Typed block events (start, text/thinking/tool-call start-delta-end, done or error).
 
         Errors end the iteration with an :class:`~llmcore.events.ErrorEvent` instead of raising.
+        Never raises a stream error: a :class:`~llmcore.errors.StreamInterruptedError`, a
+        :class:`~llmcore.errors.MalformedResponseError` or the provider's typed error is carried
+        by that ``ErrorEvent`` (and kept in :attr:`error`).
         """
         return _events(self._steps, self._engine)
 
@@ -310,25 +313,47 @@ class ChatStream:
 
     @scrubbed
     def until_done(self) -> ChatCompletionResponse:
-        """Consume the rest of the stream and return the final response."""
+        """Consume the rest of the stream and return the final response.
+
+        :raises StreamInterruptedError: the connection died mid-stream (its subclass
+            ``StreamTimeoutError`` for a read timeout or an expired ``total_timeout``); the
+            error's ``partial`` holds what arrived.
+        :raises MalformedResponseError: a frame the plugin cannot read.
+        :raises LlmError: an error frame from the provider, as its typed error (e.g.
+            ``RateLimitError``, ``ServerError``), with ``partial`` set.
+        A cancel is no error: the stream ends with stop reason ``aborted``.
+        """
         for _ in self._steps:
             pass
         return self.response
 
     @scrubbed
     def text(self) -> str:
-        """Consume the stream and return the full text."""
+        """Consume the stream and return the full text.
+
+        :raises StreamInterruptedError: the connection died mid-stream (its subclass
+            ``StreamTimeoutError`` for a read timeout or an expired ``total_timeout``); the
+            error's ``partial`` holds what arrived.
+        :raises MalformedResponseError: a frame the plugin cannot read.
+        :raises LlmError: an error frame from the provider, as its typed error (e.g.
+            ``RateLimitError``, ``ServerError``), with ``partial`` set.
+        A cancel is no error: the stream ends with stop reason ``aborted``.
+        """
         return self.until_done().text()
 
     def cancel(self) -> None:
-        """Same as ``cancel_handle.cancel()``."""
+        """Same as ``cancel_handle.cancel()``: stop the stream now, from any thread. Never raises.
+
+        The reader then ends with stop reason ``aborted``; the answer so far stays in
+        :attr:`response`.
+        """
         self.cancel_handle.cancel()
 
     def close(self) -> None:
         """Stop reading and release the connection (the answer so far stays available).
 
         From another thread while this one iterates, it cancels (the reader then ends with
-        stop reason ``aborted``).
+        stop reason ``aborted``). Calling it again, or after the end, does nothing. Never raises.
         """
         if self._engine.final is not None:
             return

@@ -132,13 +132,23 @@ class FauxProvider:
 
     # --- scripting -----------------------------------------------------------------------------
     def add_reply(self, reply: FauxReply | FauxError | None = None, **fields: Any) -> FauxProvider:
-        """Queue a reply (a :class:`FauxReply`, a :class:`FauxError`, or FauxReply fields)."""
+        """Queue a reply (a :class:`FauxReply`, a :class:`FauxError`, or FauxReply fields).
+
+        :param reply: the reply to queue; ``None`` builds a :class:`FauxReply` from ``fields``.
+        :param fields: :class:`FauxReply` fields (``text=``, ``tool_calls=``, ``delay=``...).
+        :returns: this provider, for chaining.
+        :raises TypeError: a name in ``fields`` is no :class:`FauxReply` field.
+        """
         with self._lock:
             self._replies.append(reply if reply is not None else FauxReply(**fields))
         return self
 
     def add_replies(self, *replies: FauxReply | FauxError | str) -> FauxProvider:
-        """Queue several replies; plain strings are text replies."""
+        """Queue several replies; plain strings are text replies.
+
+        :param replies: :class:`FauxReply`, :class:`FauxError` or ``str`` values, served in order.
+        :returns: this provider, for chaining. Never raises.
+        """
         for r in replies:
             self.add_reply(FauxReply(text=r) if isinstance(r, str) else r)
         return self
@@ -284,6 +294,12 @@ def register_faux_provider(
 
     ``default`` answers every request once the scripted replies are used up (without it, an
     unscripted request gets an HTTP 500 error saying so).
+
+    :param name: the provider name (``Client(name)``); registering it again replaces it.
+    :param models: the model names :meth:`Client.list_models` returns.
+    :param plugins: the registry to register with (default: the process-wide one).
+    :param default: the reply (or text) for requests beyond the scripted ones.
+    :raises ConfigurationError: ``name`` is empty or holds a ``/``.
     """
     if not name or "/" in name:
         raise ConfigurationError(f"invalid faux provider name {name!r}")

@@ -78,7 +78,12 @@ def _partial_suffix(text: str, tag: str) -> int:
 
 
 def split_think_tags(text: str) -> tuple[str, str | None]:
-    """``(content, reasoning)`` of a complete text."""
+    """``(content, reasoning)`` of a complete text.
+
+    :param text: a whole answer that may hold ``<think>...</think>`` reasoning.
+    :returns: the text without its think tags, and the reasoning (``None`` when there is none).
+        Never raises.
+    """
     splitter = ThinkTagSplitter()
     content, reasoning = splitter.feed(text)
     tail_content, tail_reasoning = splitter.flush()

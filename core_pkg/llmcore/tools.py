@@ -95,6 +95,13 @@ def tool_from_function(
     parameters with defaults are optional. See :mod:`llmcore.tool_schema` for the supported
     types; ``*args``, ``**kwargs`` and types with no JSON equivalent raise
     :class:`ConfigurationError`.
+
+    :param fn: the function the tool describes (and that :func:`run_tool_call` calls).
+    :param name: the tool name (default ``fn.__name__``): 1-64 letters, digits, ``_`` or ``-``.
+    :param description: the tool description (default: the docstring's first paragraph).
+    :param strict: the :class:`Tool`'s ``strict`` flag (``None``: the provider's default).
+    :raises ConfigurationError: ``fn`` takes ``*args``/``**kwargs`` or a type with no JSON
+        equivalent, or the name is not a valid tool name.
     """
     described = function_schema(fn, name=name)
     if not _TOOL_NAME.match(described.name):
@@ -112,6 +119,11 @@ def validate_tool_call(tools: Sequence[Tool], call: ToolCall) -> dict[str, Any]:
 
     Raises :class:`ToolValidationError` for an unknown tool (listing the known ones), for
     arguments that were not a JSON object (``call.raw_arguments``), and for schema failures.
+
+    :param tools: the tools sent with the request.
+    :param call: the tool call the model made.
+    :raises ToolValidationError: as above; ``str(error)`` is meant for the model.
+    :raises ConfigurationError: the matching tool's own parameters schema is invalid.
     """
     tool = next((t for t in tools if t.name == call.name), None)
     if tool is None:
@@ -237,7 +249,13 @@ def _json_path(key: tuple[tuple[int, Any], ...]) -> str:
 
 
 def tool_result(call: ToolCall, content: str | Content, *, is_error: bool = False) -> Message:
-    """The tool-result message answering ``call`` (its id and name filled in)."""
+    """The tool-result message answering ``call`` (its id and name filled in).
+
+    :param call: the tool call being answered.
+    :param content: the result: text, or a :class:`Content` (text, images...).
+    :param is_error: mark the result as a failure (llmcore-openai prefixes it with ``Error:``).
+    :raises InvalidInputError: ``content`` is neither a ``str`` nor a :class:`Content`.
+    """
     return Message.tool(call.id, content, name=call.name or None, is_error=is_error)
 
 
@@ -250,6 +268,13 @@ def run_tool_call(
     attrs instances, tuples, sets). A string or :class:`Content` result is sent as it is; any
     other result is JSON-encoded. Validation failures and exceptions raised by the function
     become a result with ``is_error=True`` and the error text, for the model to read.
+
+    :param functions: tool name to the Python function that implements it.
+    :param tools: the tools sent with the request (their schemas validate the arguments).
+    :param call: the tool call the model made.
+    :returns: the tool-result message (never raised: a :class:`ToolValidationError`, a
+        missing function or an ``Exception`` from the function is an ``is_error`` result).
+    :raises ConfigurationError: the matching tool's own parameters schema is invalid.
     """
     try:
         arguments = validate_tool_call(tools, call)

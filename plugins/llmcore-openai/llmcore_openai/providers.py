@@ -64,6 +64,17 @@ def openai_compatible(
     ``<think>``), ``reasoning_field`` (field that carries reasoning back in history).
     ``api_key_env`` and ``base_url_env`` name the environment variables for the key and for a
     base URL that replaces ``base_url`` when the client gets no ``base_url=``.
+
+    :param base_url: the server's base URL (``http://localhost:8080/v1``); a trailing ``/`` is
+        dropped.
+    :param name: the provider name (shown in errors and in ``response.provider``).
+    :param key_required: ``Client(...)`` raises :class:`~llmcore.ConfigurationError` when no
+        key is found.
+    :param headers: headers sent with every request.
+    :param capabilities: what its models take (default: every model takes images and audio).
+    :raises InvalidInputError: a value fails the :class:`~llmcore.Provider` checks (an empty
+        ``name``, a header that HTTP cannot carry...). The URL itself is checked when a
+        :class:`~llmcore.Client` is built.
     """
     return Provider(
         name=name,
