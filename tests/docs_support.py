@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import tomllib
 
 import llmcore
 import llmcore.plugins
@@ -219,6 +218,22 @@ def page_id(path: Path) -> str:
 
 
 # --- the offline world ---------------------------------------------------------------------------
+def _llmcore_entry_points(pyproject: Path) -> dict[str, str]:
+    """The ``[project.entry-points.llmcore]`` table of a pyproject.toml (Python 3.10 has no
+    tomllib, and the table is plain ``name = "module:attr"`` lines)."""
+    table: dict[str, str] = {}
+    inside = False
+    for raw in pyproject.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            inside = line.replace(" ", "") == "[project.entry-points.llmcore]"
+            continue
+        if inside and "=" in line and not line.startswith("#"):
+            name, _, target = line.partition("=")
+            table[name.strip().strip('"')] = target.strip().strip('"').strip("'")
+    return table
+
+
 def repository_plugins() -> list[tuple[str, object]]:
     """``(entry point name, plugin object)`` for every plugin distribution in ``plugins/``.
 
@@ -227,8 +242,9 @@ def repository_plugins() -> list[tuple[str, object]]:
     """
     found: list[tuple[str, object]] = []
     for pyproject in sorted(PLUGINS.glob("*/pyproject.toml")):
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-        for name, target in project.get("entry-points", {}).get("llmcore", {}).items():
+        if pyproject.parent.name.startswith("_"):  # plugins/_template is not a shipped plugin
+            continue
+        for name, target in _llmcore_entry_points(pyproject).items():
             module_name, _, attr = str(target).partition(":")
             plugin: object = importlib.import_module(module_name.strip())
             for part in filter(None, attr.strip().split(".")):

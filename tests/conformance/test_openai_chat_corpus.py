@@ -1,21 +1,25 @@
-"""Every recorded ``openai-chat`` exchange in the corpus, replayed through the real client path.
+"""Every recorded ``openai-chat`` exchange in the corpus, replayed through the conformance kit.
 
-Non-streamed answers, model lists and HTTP errors are served with ``responses`` (it patches
-``HTTPAdapter.send``, so payload building, auth, transport, error mapping and parsing all run);
-streams are served byte for byte by the loopback server on 127.0.0.1, cut into random
-fragments, so SSE framing and UTF-8 reassembly run too. Each result must equal the case's
-``expected`` block, which the official SDK computed from the same bytes.
+:mod:`llmcore.conformance` sends each case through the real client path (payload building,
+``on_payload`` hooks, auth, transport, SSE framing, the plugin's parsing, accumulation and error
+mapping) against an in-memory endpoint that serves the recorded bytes: streams in seeded random
+fragments and one byte at a time, each read as chunks and as events; whole answers, model lists
+and HTTP errors (from ``chat_completion`` and from ``chat_completion_stream``) once each. Each
+result must equal the case's ``expected`` block, which the official SDK computed from the same
+bytes.
 
-Where a case's recorded request is plain (text messages, URL/data-URL images, function tool
-calls and results, function tools), the request is rebuilt from llmcore types and the payload
-llmcore sends must carry the same messages, tools and tool choice as the recorded one.
+What stays here is specific to OpenAI's protocol: where a case's recorded request is plain (text
+messages, URL/data-URL images, function tool calls and results, function tools), the request
+is rebuilt from llmcore types and the payload llmcore sends must carry the same messages, tools
+and tool choice as the recorded one; in-stream error frames must carry their status; think-tag
+handling; and a few streams replayed over a real socket (the loopback server), one byte per TCP
+send.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,17 +27,18 @@ from urllib.parse import urlsplit
 import attrs
 import pytest
 import responses
-from corpus import cases_by_wire, corpus_dir, index, load_case
+from corpus import CORPUS, cases_by_wire, corpus_dir, index, load_case
 from loopback import LoopbackServer, Reply
 
 import llmcore
 import llmcore_openai
 from llmcore import (
     ChatCompletionRequest,
-    ChatCompletionResponse,
     Content,
+    HttpRequest,
     ImagePart,
     Message,
+    Provider,
     Role,
     StopReason,
     TextPart,
@@ -41,10 +46,12 @@ from llmcore import (
     ToolCall,
     ToolChoice,
 )
+from llmcore import conformance as kit
 from llmcore import events as ev
 
 WIRE = "openai-chat"
 CASES = cases_by_wire(WIRE)
+KIT_CASES = kit.load_cases(CORPUS, wire=WIRE)
 
 _SUFFIXES = ("/chat/completions", "/models")
 _STOP = {
@@ -53,15 +60,8 @@ _STOP = {
     "tool_calls": StopReason.TOOL_USE,
     "content_filter": StopReason.CONTENT_FILTER,
 }
-_USAGE_FIELDS = {
-    "input_tokens": "prompt_tokens",
-    "output_tokens": "completion_tokens",
-    "cached_input_tokens": "cached_tokens",
-    "reasoning_tokens": "reasoning_tokens",
-    "cache_creation_input_tokens": "cache_write_tokens",
-}
-# Streams also replayed one byte per TCP send and per HTTP chunk (small, but every shape:
-# text, parallel tool calls, repeated id/name, reasoning field, error frame).
+# Streams also replayed over a real socket, one byte per TCP send and per HTTP chunk (small,
+# but every shape: text, parallel tool calls, repeated id/name, reasoning field, error frame).
 _BYTEWISE = (
     "openai/stream_parallel_tool_calls.json",
     "openrouter/stream_tool_call_repeated_id_name_a.json",
@@ -76,27 +76,6 @@ _THINK_TAG_CASES = ("groq/reasoning.json", "huggingface/chat_basic.json",
                     "huggingface/reasoning.json")
 
 
-# --- case classification --------------------------------------------------------------------
-def _is_stream(case: dict[str, Any]) -> bool:
-    return "text/event-stream" in case["response"]["headers"].get("content-type", "")
-
-
-def _is_models(case: dict[str, Any]) -> bool:
-    return "models" in case["expected"]
-
-
-def _in_stream_error(case: dict[str, Any]) -> bool:
-    return bool((case["expected"].get("error") or {}).get("in_stream"))
-
-
-def _http_error(case: dict[str, Any]) -> bool:
-    return case["response"]["status"] >= 400
-
-
-def _seed(file: str) -> int:
-    return zlib.crc32(file.encode())
-
-
 def _split_url(url: str) -> tuple[str, str]:
     """(base URL for the provider, path) of a recorded URL (fragments like ``#stream`` dropped)."""
     parts = urlsplit(url)
@@ -107,13 +86,17 @@ def _split_url(url: str) -> tuple[str, str]:
     raise AssertionError(f"unexpected recorded URL {url!r}")
 
 
-def _client(case: dict[str, Any], base_url: str, *, think_tags: bool = False) -> llmcore.Client:
-    provider = llmcore_openai.openai_compatible(
+def _provider(case: dict[str, Any], base_url: str, *, think_tags: bool = False) -> Provider:
+    return llmcore_openai.openai_compatible(
         base_url=base_url, name=case["provider"], think_tags=think_tags,
         reasoning_field=_REASONING_FIELD.get(case["provider"]),
     )
+
+
+def _client(case: dict[str, Any], base_url: str, *, think_tags: bool = False) -> llmcore.Client:
     return llmcore.Client(
-        provider, api_key="test-key", options=llmcore.ConnectionOptions(max_retries=0)
+        _provider(case, base_url, think_tags=think_tags), api_key="test-key",
+        options=llmcore.ConnectionOptions(max_retries=0),
     )
 
 
@@ -278,126 +261,45 @@ def assert_same_payload(case: dict[str, Any], rebuilt: _Rebuilt, sent: dict[str,
         assert sent.get("tool_choice") == recorded.get("tool_choice")
 
 
-# --- expected vs. actual ----------------------------------------------------------------------
-def _calls(calls: Any) -> list[dict[str, Any]]:
-    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+# --- the kit's hooks for this protocol --------------------------------------------------------
+def provider_for(case: kit.RecordedCase) -> Provider:
+    """An OpenAI-compatible provider at the recorded host and base path."""
+    return _provider(dict(case.data), _split_url(case.request["url"])[0])
 
 
-def assert_matches(response: ChatCompletionResponse, expected: dict[str, Any]) -> None:
-    """``response`` reproduces the SDK's reading of the same bytes."""
-    message = response.message
-    assert (message.text() or None) == expected["text"]
-    assert message.reasoning == expected["reasoning"]
-    assert _calls(message.tool_calls) == expected["tool_calls"]
-    assert response.finish_reason == expected["finish_reason"]
-    raw = expected["finish_reason"]
-    want = StopReason.TOOL_USE if raw is None and expected["tool_calls"] else _STOP[raw]
-    assert response.stop_reason is want
-    assert response.model == expected["model"]
-    normalised = expected.get("usage_normalised")
-    if normalised is None:
-        assert response.usage is None
-    else:
-        assert response.usage is not None
-        got = {key: getattr(response.usage, name) for key, name in _USAGE_FIELDS.items()
-               if key in normalised}
-        assert got == normalised
+def request_for(case: kit.RecordedCase) -> ChatCompletionRequest:
+    return rebuild_request(dict(case.data)).request
 
 
-def assert_http_error(err: llmcore.LlmError, expected: dict[str, Any]) -> None:
-    """Class, status, code and message of an HTTP error answer."""
-    classes = {400: llmcore.InvalidRequestError, 404: llmcore.ModelNotFoundError,
-               429: llmcore.RateLimitError}
-    assert type(err) is classes[expected["status"]], repr(err)
-    assert err.status == expected["status"]
-    if expected.get("code") is not None:
-        assert err.code == str(expected["code"])
-    assert err.message == expected["message"]
+def check_request(case: kit.RecordedCase, sent: HttpRequest) -> None:
+    """The payload that reached the endpoint carries the recorded messages, tools and choice."""
+    data = dict(case.data)
+    if data["request"]["json"] is not None:
+        assert_same_payload(data, rebuild_request(data), sent.json)
 
 
-def assert_stream_error(err: llmcore.LlmError, stream: llmcore.ChatStream,
-                        expected: dict[str, Any]) -> None:
-    """A provider error frame inside a 200 stream: typed, with the partial answer."""
-    assert not isinstance(
-        err, (llmcore.StreamInterruptedError, llmcore.MalformedResponseError)
-    ), repr(err)
-    assert err.message == expected["message"]
-    body = expected["body"]
-    status = body.get("status_code") or (body["code"] if isinstance(body.get("code"), int)
-                                         else None)
-    assert err.status == status
-    assert isinstance(err.partial, ChatCompletionResponse)
-    assert err.partial.stop_reason is StopReason.ERROR
-    assert stream.error is err
+def _frame_status(body: dict[str, Any]) -> int | None:
+    status = body.get("status_code")
+    if status is None and isinstance(body.get("code"), int):
+        status = body["code"]
+    return status if isinstance(status, int) else None
 
 
-# --- the runs ---------------------------------------------------------------------------------
-def _serve_stream(server: LoopbackServer, case: dict[str, Any], **knobs: Any) -> str:
-    """Script the recorded stream body on the loopback server; return the provider base URL."""
-    server.reset()
-    base, path = _split_url(case["request"]["url"])
-    headers = dict(case["response"]["headers"])
-    body = case["response"]["body"].encode("utf-8")
-    server.add(case["request"]["method"], path,
-               Reply.sse([body], status=case["response"]["status"], headers=headers, **knobs))
-    return server.base_url + urlsplit(base).path
+def check_error(case: kit.RecordedCase, err: llmcore.LlmError) -> None:
+    """An error frame inside a 200 stream carries the status written in the frame."""
+    expected = case.expected["error"]
+    if expected.get("in_stream"):
+        assert err.status == _frame_status(expected["body"]), repr(err)
 
 
-def run_stream(server: LoopbackServer, file: str, **knobs: Any) -> None:
-    case = load_case(file)
-    expected = case["expected"]
-    rebuilt = rebuild_request(case)
-    client = _client(case, _serve_stream(server, case, **knobs))
-    with client:
-        stream = client.chat_completion_stream(rebuilt.request)
-        texts: list[str] = []
-        if _in_stream_error(case):
-            with pytest.raises(llmcore.LlmError) as caught:
-                for chunk in stream:
-                    texts.append(chunk.text() or "")
-            assert_stream_error(caught.value, stream, expected["error"])
-        else:
-            for chunk in stream:
-                texts.append(chunk.text() or "")
-            assert_matches(stream.response, expected)
-            assert "".join(texts) == (expected["text"] or "")
-    assert len(server.requests) == 1
-    if case["request"]["json"] is not None:
-        assert_same_payload(case, rebuilt, server.requests[0].json())
-
-
-def _request_body(call: Any) -> dict[str, Any]:
-    body = call.request.body
-    return json.loads(body.decode() if isinstance(body, bytes) else body)
-
-
-def run_non_stream(file: str) -> None:
-    case = load_case(file)
-    expected = case["expected"]
-    recorded = case["response"]
-    base, _path = _split_url(case["request"]["url"])
-    headers = {k: v for k, v in recorded["headers"].items() if k != "content-type"}
-    rebuilt = rebuild_request(case)
-    with responses.RequestsMock() as rsps, _client(case, base) as client:
-        rsps.add(
-            case["request"]["method"],
-            case["request"]["url"].split("#", 1)[0],
-            body=recorded["body"].encode("utf-8"),
-            status=recorded["status"],
-            headers=headers,
-            content_type=recorded["headers"].get("content-type"),
-        )
-        if _is_models(case):
-            assert [m.id for m in client.list_models()] == expected["models"]
-        elif _http_error(case):
-            with pytest.raises(llmcore.LlmError) as caught:
-                client.chat_completion(rebuilt.request)
-            assert_http_error(caught.value, expected["error"])
-        else:
-            assert_matches(client.chat_completion(rebuilt.request), expected)
-        assert len(rsps.calls) == 1
-        if case["request"]["json"] is not None:
-            assert_same_payload(case, rebuilt, _request_body(rsps.calls[0]))
+REPLAY = kit.Replay(
+    provider_for,
+    request_for=request_for,
+    check_request=check_request,
+    stop_reasons=_STOP,
+    check_error=check_error,
+)
+CHECKS = REPLAY.checks(KIT_CASES)
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -411,81 +313,85 @@ def test_corpus_lists_every_openai_chat_case() -> None:
         assert (corpus_dir() / entry["file"]).is_file(), entry["file"]
 
 
-@pytest.mark.parametrize("file", CASES, ids=CASES)
-def test_case_reproduces_expected(file: str, loopback: LoopbackServer) -> None:
-    """Stream cases through the loopback server in random fragments, the rest via responses."""
-    if _is_stream(load_case(file)):
-        run_stream(loopback, file, random_fragments=True, seed=_seed(file))
-    else:
-        run_non_stream(file)
+def test_every_case_goes_through_the_kit() -> None:
+    """The kit reads the same cases as the index, and replays each in every mode that applies:
+    streams in both fragmentings and both views, HTTP errors from both calls."""
+    assert [c.id for c in KIT_CASES] == CASES
+    names = {c.name for c in CHECKS}
+    for case in KIT_CASES:
+        raw = load_case(case.id)
+        streamed = "text/event-stream" in raw["response"]["headers"].get("content-type", "")
+        if raw["response"]["status"] >= 400:
+            want = {"whole", "stream-call"}
+        elif streamed:
+            want = {"fragments-chunks", "fragments-events", "bytes-chunks", "bytes-events"}
+        else:
+            want = {"whole"}
+        assert {n for n in names if n.startswith(case.id + "[")} == {
+            f"{case.id}[{m}]" for m in want
+        }
+    assert len(CHECKS) == sum(len(c.modes) for c in KIT_CASES)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=str)
+def test_case_reproduces_expected(check: kit.Check) -> None:
+    """One case in one mode through the kit; the result equals ``expected``."""
+    check()
+
+
+# --- over a real socket -----------------------------------------------------------------------
+def _serve_stream(server: LoopbackServer, case: dict[str, Any], **knobs: Any) -> str:
+    """Script the recorded stream body on the loopback server; return the provider base URL."""
+    server.reset()
+    base, path = _split_url(case["request"]["url"])
+    headers = dict(case["response"]["headers"])
+    body = case["response"]["body"].encode("utf-8")
+    server.add(case["request"]["method"], path,
+               Reply.sse([body], status=case["response"]["status"], headers=headers, **knobs))
+    return server.base_url + urlsplit(base).path
 
 
 @pytest.mark.parametrize("file", _BYTEWISE, ids=_BYTEWISE)
-def test_stream_one_byte_at_a_time(file: str, loopback: LoopbackServer) -> None:
-    """The same streams sent one byte per TCP send (and per HTTP chunk)."""
-    run_stream(loopback, file, fragment=1)
-
-
-def _event_cases() -> list[str]:
-    out = []
-    for file in CASES:
-        case = load_case(file)
-        e = case["expected"]
-        if _is_stream(case) and not _in_stream_error(case) and (e["tool_calls"] or e["reasoning"]):
-            out.append(file)
-    return out
-
-
-EVENT_CASES = _event_cases()
-
-
-def _events(server: LoopbackServer, file: str) -> tuple[list[ev.StreamEvent], llmcore.ChatStream]:
+def test_stream_one_byte_at_a_time_over_a_socket(file: str, loopback: LoopbackServer) -> None:
+    """The same streams sent one byte per TCP send (and per HTTP chunk), chunk view."""
     case = load_case(file)
-    client = _client(case, _serve_stream(server, case, random_fragments=True,
-                                         seed=_seed(file) + 1))
-    with client:
-        stream = client.chat_completion_stream(rebuild_request(case).request)
-        return list(stream.events()), stream
-
-
-@pytest.mark.parametrize("file", EVENT_CASES, ids=EVENT_CASES)
-def test_event_view(file: str, loopback: LoopbackServer) -> None:
-    """Block events agree with the accumulated answer and with ``expected``."""
-    expected = load_case(file)["expected"]
-    events, stream = _events(loopback, file)
-    assert isinstance(events[0], ev.StartEvent)
-    done = events[-1]
-    assert isinstance(done, ev.DoneEvent)
-    assert done.message == stream.response.message
-    assert done.response == stream.response
-    assert done.reason is stream.response.stop_reason
-
-    ends = [e.tool_call for e in events if isinstance(e, ev.ToolCallEndEvent)]
-    assert _calls(ends) == expected["tool_calls"]
-    thinking = "".join(e.delta for e in events if isinstance(e, ev.ThinkingDeltaEvent))
-    assert (thinking or None) == expected["reasoning"]
-
-    deltas: dict[int, list[ev.ToolCallDeltaEvent]] = {}
-    for e in events:
-        if isinstance(e, ev.ToolCallDeltaEvent):
-            assert e.partial is None or isinstance(e.partial, dict), e
-            deltas.setdefault(e.content_index, []).append(e)
-    final = {e.content_index: e.tool_call.arguments for e in events
-             if isinstance(e, ev.ToolCallEndEvent)}
-    for block, seen in deltas.items():
-        assert (seen[-1].partial or {}) == final[block]
+    kit_case = kit.RecordedCase.from_dict(file, case)
+    expected = case["expected"]
+    rebuilt = rebuild_request(case)
+    with _client(case, _serve_stream(loopback, case, fragment=1)) as client:
+        stream = client.chat_completion_stream(rebuilt.request)
+        if kit_case.in_stream_error:
+            with pytest.raises(llmcore.LlmError) as caught:
+                for _chunk in stream:
+                    pass
+            kit.assert_error_matches(caught.value, expected["error"], where=file)
+            check_error(kit_case, caught.value)
+            assert caught.value.partial is not None and stream.error is caught.value
+        else:
+            texts = [chunk.text() or "" for chunk in stream]
+            kit.assert_response_matches(stream.response, expected, stop_reasons=_STOP, where=file)
+            assert "".join(texts) == (expected["text"] or "")
+    assert len(loopback.requests) == 1
+    check_request(kit_case, HttpRequest("POST", "x", json=loopback.requests[0].json()))
 
 
 def test_event_view_of_an_error_stream(loopback: LoopbackServer) -> None:
     """An in-stream error ends the event view with an ErrorEvent, not an exception."""
-    events, stream = _events(loopback, "openrouter/stream_error_midstream.json")
+    file = "openrouter/stream_error_midstream.json"
+    case = load_case(file)
+    client = _client(case, _serve_stream(loopback, case, random_fragments=True, seed=7))
+    with client:
+        stream = client.chat_completion_stream(rebuild_request(case).request)
+        events = list(stream.events())
     last = events[-1]
     assert isinstance(last, ev.ErrorEvent)
     assert last.reason is StopReason.ERROR
     assert last.error is stream.error
     assert last.error is not None and last.error.message == "Token limit reached"
+    assert last.error.status == 400
 
 
+# --- think tags -------------------------------------------------------------------------------
 def _split_think(text: str) -> tuple[str, str]:
     match = re.fullmatch(r"\s*<think>(.*?)</think>(.*)", text, re.DOTALL)
     assert match is not None, "expected text has no leading <think> section"
