@@ -112,8 +112,13 @@ def test_error_codes_become_llmcore_errors(code: str, cls: type[llmcore.LlmError
     assert err.provider == "zhipu"
     assert err.body == body["error"]
     assert err.is_retryable() is (
-        cls in (llmcore.RateLimitError, llmcore.ServerError, llmcore.OverloadedError,
-                llmcore.ConflictError)
+        cls
+        in (
+            llmcore.RateLimitError,
+            llmcore.ServerError,
+            llmcore.OverloadedError,
+            llmcore.ConflictError,
+        )
         and code not in NOT_RETRYABLE_CODES
     )
 
@@ -168,8 +173,11 @@ def _frames(*objs: Any) -> Iterator[Frame]:
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "c", "model": "glm-4.7", "choices": [{"index": 0, "delta": delta,
-                                                         "finish_reason": finish}]}
+    return {
+        "id": "c",
+        "model": "glm-4.7",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def test_stream_chunks_and_terminal_frame() -> None:
