@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from llmcore import Capabilities, Compat, Provider
+from llmcore import Capabilities, Compat, InvalidInputError, Provider
 
 __all__ = [
     "API",
@@ -78,8 +78,6 @@ def with_jwt(provider: Provider = ZHIPU, *, ttl_seconds: int = DEFAULT_JWT_TTL_S
     :raises llmcore.InvalidInputError: ``ttl_seconds`` is not an int >= 1.
     """
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds < 1:
-        from llmcore import InvalidInputError
-
         raise InvalidInputError.at("ttl_seconds", f"expected an int >= 1, got {ttl_seconds!r}")
     compat = attrs.evolve(
         provider.compat, extra={**provider.compat.extra, JWT_TTL_FLAG: ttl_seconds}
