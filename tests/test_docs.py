@@ -107,17 +107,19 @@ def test_the_harness_registers_no_provider_of_its_own(
 
     world = install_offline_world(monkeypatch, tmp_path, "")
     providers = world.plugins.providers()
-    assert set(providers) == shipped_provider_names() == {"openai", "openai-compatible"}
-    assert not set(providers) & set(VENDOR_NAMES)
+    shipped = shipped_provider_names()
+    assert set(providers) == shipped and {"openai", "openai-compatible"} <= shipped
+    absent = set(VENDOR_NAMES) - shipped  # vendors this repository has no plugin for
+    assert absent and not set(providers) & absent
     # the real llmcore-openai providers and hooks, not stand-ins
     assert providers["openai"] is llmcore_openai.OPENAI
     assert providers["openai-compatible"] is llmcore_openai.OPENAI_COMPATIBLE
     assert world.plugins.pm.get_plugin("openai") is llmcore_openai
-    assert [name for name, _ in repository_plugins()] == ["openai"]
+    assert "openai" in [name for name, _ in repository_plugins()]
     assert dict(world.faux) == {}
     with pytest.raises(KeyError, match=r"server\.add_reply"):
         world.faux["anthropic"]
-    for vendor in VENDOR_NAMES:
+    for vendor in sorted(absent):
         with pytest.raises(llmcore.ConfigurationError, match="unknown provider"):
             llmcore.Client(vendor)
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Build each distribution's wheel on its own, install both into an empty venv, and use them.
+# Build each distribution's wheel on its own, install them into an empty venv, and use them; then
+# install llmcore + llmcore-zhipu alone into a second empty venv (pip brings llmcore-openai, which
+# llmcore-zhipu declares, from the same folder) and chat with Client("zhipu") over a loopback socket.
 # The name `llmcore` on the public index belongs to an unrelated project: only local wheels are
 # installed here (--no-index for our two, their dependencies from the index as usual).
 set -euo pipefail
 WORK=${1:?usage: check_wheels.sh WORKDIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-rm -rf "$WORK/dist" "$WORK/venv"
+rm -rf "$WORK/dist" "$WORK/venv" "$WORK/venv-zhipu"
 mkdir -p "$WORK/dist"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-openai"
+python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-zhipu"
 ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
@@ -33,4 +36,52 @@ from llmcore.testing import register_faux_provider
 register_faux_provider(default="wheel install works")
 print(llmcore.Client("faux").quick_chat_text("faux-1", "hi"))
 print("installed from wheels:", providers)
+PY
+
+# --- llmcore + llmcore-zhipu, nothing else named: the plugin's own dependency comes along -------
+python -m venv "$WORK/venv-zhipu"
+PYZ="$WORK/venv-zhipu/bin/python"
+"$PYZ" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PYZ" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-zhipu
+"$PYZ" - <<'PY'
+import http.server, importlib.metadata as md, json, threading
+import llmcore, llmcore_openai, llmcore_zhipu
+for mod in (llmcore, llmcore_openai, llmcore_zhipu):
+    assert "site-packages" in mod.__file__, mod.__file__
+assert "llmcore-openai" in " ".join(md.requires("llmcore-zhipu") or ()), md.requires("llmcore-zhipu")
+assert {"zhipu", "zai"} <= set(llmcore.supported_providers()), llmcore.supported_providers()
+import pathlib
+assert (pathlib.Path(llmcore_zhipu.__file__).parent / "py.typed").exists()
+licences = [f for f in md.files("llmcore-zhipu") or () if f.name == "LICENSE"]
+assert licences and "MIT License" in licences[0].read_text()
+seen = {}
+
+class Answer(http.server.BaseHTTPRequestHandler):  # one loopback answer in GLM's shape
+    def do_POST(self):
+        seen["path"] = self.path
+        seen["auth"] = self.headers["Authorization"]
+        seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"id": "1", "model": "glm-4.7", "choices": [{"index": 0,
+            "finish_reason": "stop", "message": {"role": "assistant", "content": "4",
+            "reasoning_content": "2+2"}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+threading.Thread(target=server.handle_request, daemon=True).start()
+base = f"http://127.0.0.1:{server.server_port}/api/paas/v4"
+client = llmcore.Client("zhipu", api_key="id.secret", base_url=base)
+answer = client.chat_completion(llmcore.ChatCompletionRequest(
+    "glm-4.7", [llmcore.Message.user("2+2?")], reasoning_effort="high"))
+assert (answer.text(), answer.message.reasoning) == ("4", "2+2"), answer
+assert seen["path"] == "/api/paas/v4/chat/completions", seen
+assert seen["auth"] == "Bearer id.secret" and seen["body"]["thinking"] == {"type": "enabled"}, seen
+server.server_close()
+print("llmcore + llmcore-zhipu from wheels:", answer.text(), answer.stop_reason)
 PY
