@@ -14,6 +14,7 @@ from llmcore import (
     ChatCompletionResponse,
     Choice,
     ChunkChoice,
+    ContextLengthExceededError,
     Delta,
     Frame,
     HttpResponse,
@@ -56,6 +57,8 @@ _NOT_FOUND = re.compile(
     r"model\s+['\"]?[^'\"]*['\"]?\s+not found|file does not exist|pull model manifest",
     re.IGNORECASE,
 )
+# Ollama's own wordings (the runner's and /api/embed's); chat input is truncated silently.
+_TOO_LONG = re.compile(r"exceeds (?:the )?(?:maximum )?context length", re.IGNORECASE)
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?", re.IGNORECASE
 )
@@ -101,12 +104,17 @@ def error_from_message(
     """The typed error for an Ollama error message (``{"error": "<message>"}``).
 
     "model ... not found" and failed pulls of unknown models are
-    :class:`~llmcore.ModelNotFoundError` whatever the status; otherwise the status decides; an
+    :class:`~llmcore.ModelNotFoundError` whatever the status, "exceeds the context length" a
+    :class:`~llmcore.ContextLengthExceededError`; otherwise the status decides; an
     error line inside a 200 stream (no status) is a :class:`~llmcore.ServerError` unless its
     text says what it is (a context overflow...).
     """
     if _NOT_FOUND.search(message):
         return ModelNotFoundError(message, status=status, provider=provider.name, body=body)
+    if _TOO_LONG.search(message) and (status is None or status < 500):
+        return ContextLengthExceededError(
+            message, status=status, provider=provider.name, body=body
+        )
     err = error_for_status(status, message, provider=provider.name, body=body)
     if status is None and type(err) is LlmError:
         return ServerError(message, provider=provider.name, body=body)

@@ -41,6 +41,11 @@ def normalize_host(host: str | None) -> str:
     if "://" in value:
         return value.rstrip("/")
     try:
+        if isinstance(ipaddress.ip_address(value), ipaddress.IPv6Address):
+            return f"http://[{value}]:{DEFAULT_PORT}"
+    except ValueError:
+        pass
+    try:
         split = urlsplit(f"http://{value}")
         port = split.port or DEFAULT_PORT
     except ValueError:
