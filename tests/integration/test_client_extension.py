@@ -19,8 +19,8 @@ from llmcore import (
     Frame,
     HttpRequest,
     HttpResponse,
-    Plugins,
     PluginLoadWarning,
+    Plugins,
     Provider,
 )
 

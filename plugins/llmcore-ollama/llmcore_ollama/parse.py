@@ -112,9 +112,7 @@ def error_from_message(
     if _NOT_FOUND.search(message):
         return ModelNotFoundError(message, status=status, provider=provider.name, body=body)
     if _TOO_LONG.search(message) and (status is None or status < 500):
-        return ContextLengthExceededError(
-            message, status=status, provider=provider.name, body=body
-        )
+        return ContextLengthExceededError(message, status=status, provider=provider.name, body=body)
     err = error_for_status(status, message, provider=provider.name, body=body)
     if status is None and type(err) is LlmError:
         return ServerError(message, provider=provider.name, body=body)
