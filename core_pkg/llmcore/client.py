@@ -11,25 +11,31 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
 
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
 from llmcore.errors import (
+    ApiConnectionError,
     ConfigurationError,
+    InvalidInputError,
     LlmError,
     MalformedResponseError,
+    RequestTimeoutError,
+    StreamInterruptedError,
+    StreamTimeoutError,
     UnsupportedOperationError,
     redact,
     register_secret,
     scrub_chain,
     scrubbed,
 )
+from llmcore.frames import decode_frames
 from llmcore.handoff import adapt_request
-from llmcore.http import HttpRequest, HttpResponse
+from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message
 from llmcore.options import ConnectionOptions
 from llmcore.plugins import Plugins, get_plugins
@@ -534,3 +540,133 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # --- requests beyond chat: what plugin extensions send ------------------------------------
+    @overload
+    def send_request(
+        self, http_request: HttpRequest, *, stream: Literal[False] = False
+    ) -> HttpResponse: ...
+
+    @overload
+    def send_request(
+        self,
+        http_request: HttpRequest,
+        *,
+        stream: Literal[True],
+        cancel: CancelHandle | None = None,
+    ) -> Iterator[Frame]: ...
+
+    @scrubbed
+    def send_request(
+        self,
+        http_request: HttpRequest,
+        *,
+        stream: bool = False,
+        cancel: CancelHandle | None = None,
+    ) -> HttpResponse | Iterator[Frame]:
+        """Send a request a plugin built (model management, native streams) on the chat path.
+
+        ``http_request`` goes through the same steps as a chat call: the client's
+        ``on_payload`` hooks and default headers, authentication, the transport with retries,
+        ``total_timeout`` and the ``on_response`` hooks; a non-2xx answer raises the typed
+        error the plugin's ``parse_error`` (or the core's default) makes of it.
+
+        :param http_request: the request; its URL is absolute (``provider.url(...)``).
+        :param stream: False: wait for the whole body and return the :class:`HttpResponse`
+            (2xx). True: return an iterator of the body's :class:`Frame` objects, decoded as
+            ``http_request.stream_format`` says (NDJSON lines or SSE events) as they arrive;
+            an SSE request answered with one JSON body yields that body as a single frame.
+            Closing the iterator (or leaving a ``for`` loop early and dropping it) closes the
+            connection.
+        :param cancel: streams only: a :class:`CancelHandle` that stops the stream from any
+            thread. Cancelled before the answer arrives, the call returns an empty iterator;
+            during the stream, the iterator ends early (``cancel.cancelled`` tells it from a
+            complete body).
+        :raises LlmError: the typed error of a non-2xx answer (after the retries the options
+            allow), :class:`ApiConnectionError` / :class:`RequestTimeoutError` when no answer
+            arrives, and, while a stream is read, :class:`StreamInterruptedError` (or its
+            subclass :class:`StreamTimeoutError`) when the connection breaks or times out.
+            :class:`InvalidInputError` for ``cancel=`` without ``stream=True``.
+        """
+        if cancel is not None and not stream:
+            raise InvalidInputError.at("cancel", "only streams (stream=True) can be cancelled")
+        deadline = self._deadline()
+        prepared = self._prepare(http_request)
+        if not stream:
+            _, response = self._open(
+                prepared, lambda answer: answer, stream=False, cancel=cancel, deadline=deadline
+            )
+            assert response is not None
+            return response
+        try:
+            opened, whole = self._open(
+                prepared, lambda answer: answer, stream=True, cancel=cancel, deadline=deadline
+            )
+        except CancelledError:
+            return iter(())
+        if whole is not None:  # one JSON body where a stream was asked for
+            return iter((Frame(whole.text()),))
+        return self._frames(opened, prepared.stream_format)
+
+    def _frames(self, opened: OpenResponse, stream_format: Any) -> Iterator[Frame]:
+        """The frames of an open stream; broken connections become stream errors."""
+        count = 0
+        try:
+            for frame in decode_frames(opened.iter_bytes(), stream_format):
+                count += 1
+                yield frame
+        except CancelledError:
+            return
+        except (ApiConnectionError, RequestTimeoutError) as exc:
+            cls = StreamTimeoutError if isinstance(exc, RequestTimeoutError) else None
+            err = (cls or StreamInterruptedError)(
+                f"the stream broke after {count} frames: {exc.message}",
+                provider=self.provider.name,
+            )
+            raise scrub_chain(err) from exc
+        except LlmError as err:
+            raise scrub_chain(err) from None
+        finally:
+            opened.close()
+
+    # --- extensions: operations of one API beyond chat ----------------------------------------
+    def extension(self, name: str) -> Any:
+        """The extension ``name`` that the plugin of this client's API offers.
+
+        Extensions hold what one API has beyond chat and model listing, such as Ollama's model
+        management (``client.extension("ollama").pull_model("llama3.2")``). They are found
+        through the ``client_extension`` hook, asked only of the plugins that serve
+        ``self.provider.api``. ``client.as_<name>()`` is a shorthand for
+        ``client.extension("<name>")``; type checkers do not know the shorthand (it is
+        resolved at run time), so typed code calls :meth:`extension` or the plugin's own typed
+        accessor (``llmcore_ollama.as_ollama(client)``).
+
+        :param name: the extension's name, e.g. ``"ollama"``.
+        :return: the extension object (a new one per call; it sends through this client).
+        :raises UnsupportedOperationError: no installed plugin of this client's API offers an
+            extension of that name.
+        """
+        found = self.plugins.client_extension(name, self)
+        if found is None:
+            raise UnsupportedOperationError(
+                f"provider {self.provider.name!r} (api {self.provider.api!r}) has no "
+                f"{name!r} extension: no installed plugin of that API offers one",
+                provider=self.provider.name,
+            )
+        return found
+
+    if not TYPE_CHECKING:  # ``as_<name>()``: resolved at run time only, see ``extension``
+
+        def __getattr__(self, attribute: str) -> Callable[[], Any]:
+            name = attribute[3:] if attribute.startswith("as_") else ""
+            if not name or "plugins" not in self.__dict__:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {attribute!r}"
+                )
+            if self.plugins.client_extension(name, self) is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {attribute!r}: provider "
+                    f"{self.provider.name!r} (api {self.provider.api!r}) has no {name!r} "
+                    "extension"
+                )
+            return lambda: self.extension(name)

@@ -8,7 +8,8 @@ is passed in.
 A plugin declares the APIs it translates, at module level (or as an attribute of a plugin
 object): ``LLMCORE_APIS = ("my-api",)``. The core calls its *translation hooks*
 (``build_payload``, ``authenticate``, ``parse_response``, ``iter_stream``, ``parse_error``,
-``build_list_models``, ``parse_list_models``) only for providers whose ``api`` is one of them,
+``build_list_models``, ``parse_list_models``, ``client_extension``) only for providers whose
+``api`` is one of them,
 so no hook checks ``provider.api`` and ``iter_stream`` may be a generator function. A plugin
 without ``LLMCORE_APIS`` that implements a translation hook gets a ``PluginLoadWarning`` and is
 never called for it; ``LLMCORE_APIS = "*"`` opts in to every API (cross-cutting wrappers such as
@@ -146,4 +147,24 @@ def parse_list_models(provider, response):
     :param response: the :class:`llmcore.HttpResponse`.
     :return: a list of :class:`llmcore.ModelInfo` (``None``: the next plugin answers).
         Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def client_extension(name, client):
+    """Offer an API-specific extension object for a client: ``client.extension(name)``.
+
+    Called when the user asks a :class:`llmcore.Client` for an extension, by
+    ``client.extension("ollama")`` or its shorthand ``client.as_ollama()``. Like the translation
+    hooks it is scoped: only plugins that declare ``client.provider.api`` in ``LLMCORE_APIS``
+    are asked. An extension holds operations of one API beyond chat and model listing (model
+    management, native streams); it stays a translator: it builds :class:`llmcore.HttpRequest`
+    objects, sends them with :meth:`llmcore.Client.send_request` (the core authenticates,
+    retries, maps errors and decodes streams) and parses what comes back.
+
+    :param name: the extension's name (``"ollama"`` for ``client.as_ollama()``).
+    :param client: the :class:`llmcore.Client` asking; the extension sends through it.
+    :return: the extension object, or ``None`` when this plugin offers no extension of that
+        name (the client then raises :class:`llmcore.UnsupportedOperationError`). Stops at the
+        first non-None result.
     """

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         ChatCompletionResponse,
         ModelInfo,
     )
+    from llmcore.client import Client
     from llmcore.http import Frame, HttpRequest, HttpResponse
     from llmcore.providers import Secret
 
@@ -71,6 +72,7 @@ TRANSLATION_HOOKS = (
     "parse_error",
     "build_list_models",
     "parse_list_models",
+    "client_extension",
 )
 """The hooks the core calls per API: only on plugins that declare that API."""
 
@@ -395,6 +397,22 @@ class Plugins:
         if result is None:
             raise self._missing(provider, "parse_list_models")
         return list(result)
+
+    def client_extension(self, name: str, client: Client) -> Any:
+        """The extension ``name`` offered for ``client`` by a plugin of its provider's API, or
+        None when none offers it. An :class:`LlmError` the plugin raises passes through; a crash
+        becomes a ``PluginError``."""
+        provider = client.provider
+        try:
+            return self._hook("client_extension", provider.api)(name=name, client=client)
+        except LlmError:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise PluginError(
+                f"plugin failed to build the {name!r} extension for api {provider.api!r}: "
+                f"{type(exc).__name__}: {exc}",
+                provider=provider.name,
+            ) from exc
 
     @staticmethod
     def malformed(provider: Provider, body: bytes | str, exc: BaseException) -> LlmError:

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Build each distribution's wheel on its own, install them into an empty venv, and use them; then
-# install llmcore + llmcore-zhipu alone into a second empty venv (pip brings llmcore-openai, which
-# llmcore-zhipu declares, from the same folder) and chat with Client("zhipu") over a loopback socket.
+# Build each distribution's wheel on its own, install core + openai into an empty venv and use
+# them; then install llmcore + llmcore-zhipu alone into a second empty venv (pip brings
+# llmcore-openai, which llmcore-zhipu declares, from the same folder) and chat with
+# Client("zhipu") over a loopback socket; then core + ollama ALONE into a third one.
 # The name `llmcore` on the public index belongs to an unrelated project: only local wheels are
 # installed here (--no-index for our two, their dependencies from the index as usual).
 set -euo pipefail
 WORK=${1:?usage: check_wheels.sh WORKDIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-rm -rf "$WORK/dist" "$WORK/venv" "$WORK/venv-zhipu"
+rm -rf "$WORK/dist" "$WORK/venv" "$WORK/venv-zhipu" "$WORK/venv-ollama"
 mkdir -p "$WORK/dist"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-openai"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-zhipu"
+python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-ollama"
 ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
@@ -84,4 +86,60 @@ assert seen["path"] == "/api/paas/v4/chat/completions", seen
 assert seen["auth"] == "Bearer id.secret" and seen["body"]["thinking"] == {"type": "enabled"}, seen
 server.server_close()
 print("llmcore + llmcore-zhipu from wheels:", answer.text(), answer.stop_reason)
+PY
+
+# --- llmcore-ollama on its own: pip brings what it declares (llmcore), nothing else is installed.
+python -m venv "$WORK/venv-ollama"
+PY="$WORK/venv-ollama/bin/python"
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-ollama
+"$PY" - <<'PY'
+import importlib.metadata as md
+import json
+import pathlib
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import llmcore
+import llmcore_ollama
+
+assert "site-packages" in llmcore_ollama.__file__, llmcore_ollama.__file__
+assert (pathlib.Path(llmcore_ollama.__file__).parent / "py.typed").exists()
+installed = {d.metadata["Name"] for d in md.distributions()}
+assert "llmcore-openai" not in installed, installed
+licences = [f for f in md.files("llmcore-ollama") or () if f.name == "LICENSE"]
+assert licences and "MIT License" in licences[0].read_text()
+assert "ollama" in llmcore.supported_providers(), llmcore.supported_providers()
+
+
+class Ollama(BaseHTTPRequestHandler):
+    """A one-route Ollama: POST /api/chat answers one NDJSON stream or one JSON object."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.path == "/api/chat", self.path
+        line = {"model": body["model"], "message": {"role": "assistant", "content": "hi"},
+                "done": True, "done_reason": "stop", "prompt_eval_count": 3, "eval_count": 1}
+        data = (json.dumps(line) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+server = HTTPServer(("127.0.0.1", 0), Ollama)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+import os
+os.environ["OLLAMA_HOST"] = f"127.0.0.1:{server.server_port}"  # as users set it, no scheme
+client = llmcore.Client("ollama")
+assert client.quick_chat_text("llama3.2", "hi") == "hi"
+stream = client.chat_completion_stream(
+    llmcore.ChatCompletionRequest("llama3.2", [llmcore.Message.user("hi")]))
+assert stream.text() == "hi" and stream.response.usage.total_tokens == 4
+server.shutdown()
+print("llmcore-ollama installed alone from wheels: Client('ollama') works")
 PY

@@ -1,0 +1,98 @@
+"""The ``ollama`` provider, the ``OLLAMA_HOST`` normalisation and a factory for other hosts."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from llmcore import Compat, Provider
+
+__all__ = [
+    "API",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PORT",
+    "OLLAMA",
+    "OllamaProvider",
+    "normalize_host",
+    "ollama_provider",
+]
+
+API = "ollama-chat"
+DISTRIBUTION = "llmcore-ollama"
+DEFAULT_PORT = 11434
+DEFAULT_BASE_URL = f"http://localhost:{DEFAULT_PORT}"
+
+
+def normalize_host(host: str | None) -> str:
+    """A base URL from an ``OLLAMA_HOST``-style value, read the way Ollama's own clients do.
+
+    A value with a scheme (``http://...``, ``https://...``) is a URL and is kept as it is (a
+    trailing slash removed). A value without one is ``host[:port][/path]``: the scheme is
+    ``http``, the port defaults to 11434 and an empty host is ``127.0.0.1``, so
+    ``"0.0.0.0"`` gives ``http://0.0.0.0:11434``, ``"example.com:8080"`` gives
+    ``http://example.com:8080`` and ``":8080"`` gives ``http://127.0.0.1:8080``; a bare IPv6
+    address gets its brackets. A value that is not a valid address is returned unchanged, for
+    :class:`llmcore.Client` to reject with an error naming it.
+    """
+    value = (host or "").strip()
+    if "://" in value:
+        return value.rstrip("/")
+    try:
+        if isinstance(ipaddress.ip_address(value), ipaddress.IPv6Address):
+            return f"http://[{value}]:{DEFAULT_PORT}"
+    except ValueError:
+        pass
+    try:
+        split = urlsplit(f"http://{value}")
+        port = split.port or DEFAULT_PORT
+    except ValueError:
+        return value
+    name = split.hostname or "127.0.0.1"
+    try:
+        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
+            name = f"[{name}]"
+    except ValueError:
+        pass
+    path = split.path.strip("/")
+    return f"http://{name}:{port}" + (f"/{path}" if path else "")
+
+
+@attrs.frozen
+class OllamaProvider(Provider):
+    """A :class:`llmcore.Provider` whose ``base_url_env`` values are ``OLLAMA_HOST``-style.
+
+    The core reads the variables (:meth:`llmcore.Provider.env_base_url`); this class only
+    turns a value such as ``localhost:11434`` or ``0.0.0.0`` into a URL
+    (:func:`normalize_host`), since the core accepts base URLs with a scheme only.
+    """
+
+    def env_base_url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The first non-empty ``base_url_env`` variable as a URL (:func:`normalize_host`)."""
+        value = super().env_base_url(environ)
+        return None if value is None else normalize_host(value)
+
+
+OLLAMA = OllamaProvider(
+    name="ollama",
+    api=API,
+    base_url=DEFAULT_BASE_URL,
+    auth="none",
+    key_required=False,
+    base_url_env=("OLLAMA_HOST",),
+    compat=Compat(reasoning_field="thinking"),
+    distribution=DISTRIBUTION,
+    description="Ollama's native API (/api/chat); set OLLAMA_HOST for another host",
+)
+
+
+def ollama_provider(host: str, *, name: str = "ollama") -> OllamaProvider:
+    """The ``ollama`` provider for the server at ``host`` (a URL, or ``host[:port]`` as in
+    ``OLLAMA_HOST``); unlike the registered provider it ignores ``OLLAMA_HOST``.
+
+    :param host: where the server listens, e.g. ``"gpu-box:11434"`` or ``"http://10.0.0.5:11434"``.
+    :param name: the provider name reported in responses and errors.
+    """
+    return attrs.evolve(OLLAMA, name=name, base_url=normalize_host(host), base_url_env=())
