@@ -167,6 +167,8 @@ def test_known_document_layout() -> None:
         "reasoning": None,
         "thinking": [],
         "is_error": False,
+        "origin": None,
+        "provider_data": {},
     }
     assert data["messages"][1]["tool_calls"] == [
         {"id": "call_1", "name": "f", "arguments": {"a": 1}, "raw_arguments": None, "extra": {}}

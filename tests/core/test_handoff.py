@@ -20,7 +20,6 @@ from llmcore import (
     ChatCompletionResponse,
     Choice,
     Client,
-    Compat,
     Content,
     Context,
     ImagePart,
@@ -37,7 +36,7 @@ from llmcore import (
     transform_messages,
 )
 from llmcore.handoff import NO_RESULT, ToolCallIdRule, tool_call_id_rule
-from llmcore_openai import OPENAI
+from llmcore_openai import OPENAI, OpenAIChatCompat
 from llmcore_openai.payload import chat_payload
 
 ANTHROPIC = Provider(
@@ -67,7 +66,7 @@ def claude_turn(text: str = "", calls: tuple[ToolCall, ...] = (), thought: str =
 
 
 def provider(**compat: Any) -> Provider:
-    return OPENAI.evolve(compat=Compat(**compat))
+    return OPENAI.evolve(compat=OpenAIChatCompat(**compat))
 
 
 # --- pass-through -------------------------------------------------------------------------------
