@@ -18,12 +18,14 @@ from llmcore.chat import (
     ChunkChoice,
     Delta,
     ModelInfo,
+    ModelPage,
     ReasoningEffort,
     StopReason,
     ToolCallDelta,
     ToolChoice,
     Usage,
     map_stop_reason,
+    merge_provider_data,
 )
 from llmcore.client import Client, get_env_api_key
 from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
@@ -57,7 +59,7 @@ from llmcore.errors import (
 from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
-from llmcore.messages import Message, Role, ThinkingBlock, Tool, ToolCall
+from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, Tool, ToolCall
 from llmcore.options import ConnectionOptions
 from llmcore.plugins import (
     PluginLoadWarning,
@@ -114,8 +116,10 @@ __all__ = [
     "LlmError",
     "MalformedResponseError",
     "Message",
+    "MessageOrigin",
     "ModelInfo",
     "ModelNotFoundError",
+    "ModelPage",
     "OverloadedError",
     "PermissionDeniedError",
     "PluginError",
@@ -152,6 +156,7 @@ __all__ = [
     "history_message",
     "hookimpl",
     "map_stop_reason",
+    "merge_provider_data",
     "register_plugin",
     "retry_after_seconds",
     "run_tool_call",

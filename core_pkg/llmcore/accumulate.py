@@ -9,6 +9,19 @@ Tool-call fragments are merged per ``(choice, index)``: the first ``id`` and ``n
 gateways repeat them in every fragment), argument fragments are appended, and the arguments are
 parsed once at the end (empty means ``{}``; invalid JSON keeps the raw text in
 ``ToolCall.raw_arguments``).
+
+Block ends: a plugin whose protocol announces them sets ``Delta.block_end`` (the open block
+ended) or ``ToolCallDelta.end`` (that tool call is complete); the end event
+(:class:`~llmcore.events.TextEndEvent`, :class:`~llmcore.events.ToolCallEndEvent` with the whole
+call...) is emitted at once. Without them the accumulator ends a block when another kind starts
+(a tool call whose JSON is still incomplete lingers until it completes) and the rest at stream
+close.
+
+Provider data: chunk, choice and delta ``provider_data`` are merged into the response, choice
+and message ones by :func:`llmcore.chat.merge_provider_data` (lists appended, other values
+replaced), in stream order. Every message of the response records its
+:class:`~llmcore.messages.MessageOrigin` (provider, API and model) when the provider and API are
+known.
 """
 
 from __future__ import annotations
@@ -26,8 +39,9 @@ from llmcore.chat import (
     StopReason,
     ToolCallDelta,
     Usage,
+    merge_provider_data,
 )
-from llmcore.messages import Message, Role, ThinkingBlock, ToolCall
+from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, ToolCall
 from llmcore.partial_json import parse_partial_json
 
 __all__ = ["StreamAccumulator", "finish_tool_call"]
@@ -110,6 +124,8 @@ class _ChoiceState:
     tools: dict[int, _ToolState] = attrs.Factory(dict)
     finish_reason: str | None = None
     stop_reason: StopReason | None = None
+    provider_data: dict[str, Any] = attrs.Factory(dict)  # the choice's
+    message_data: dict[str, Any] = attrs.Factory(dict)  # the message's (from deltas)
     # block tracking (events): ("text"|"thinking"|"tool", key) of the open block
     open_block: tuple[str, int] | None = None
     # tool calls whose arguments were still incomplete when another block started (interleaved
@@ -122,12 +138,20 @@ class _ChoiceState:
 class StreamAccumulator:
     """Collects chunks; knows the partial answer at every point."""
 
-    def __init__(self, provider: str | None = None, api: str | None = None) -> None:
+    def __init__(
+        self,
+        provider: str | None = None,
+        api: str | None = None,
+        *,
+        requested_model: str | None = None,
+    ) -> None:
         self.provider = provider
         self.api = api
+        self.requested_model = requested_model  # the origin's model when no chunk names one
         self.id: str | None = None
         self.model: str | None = None
         self.usage: Usage | None = None
+        self.provider_data: dict[str, Any] = {}
         self._choices: dict[int, _ChoiceState] = {}
         self.chunks_seen = 0
 
@@ -141,6 +165,8 @@ class StreamAccumulator:
             self.model = chunk.model
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.provider_data:
+            self.provider_data = merge_provider_data(self.provider_data, chunk.provider_data)
         out: list[ev.StreamEvent] = []
         for choice in chunk.choices:
             state = self._choices.setdefault(choice.index, _ChoiceState())
@@ -162,6 +188,12 @@ class StreamAccumulator:
                 self._text(state, delta.content, sink)
             for tc in delta.tool_calls:
                 self._tool(state, tc, sink)
+            if delta.block_end:
+                self._end_block(state, sink)
+            if delta.provider_data:
+                state.message_data = merge_provider_data(state.message_data, delta.provider_data)
+            if choice.provider_data:
+                state.provider_data = merge_provider_data(state.provider_data, choice.provider_data)
             if choice.finish_reason is not None:
                 state.finish_reason = choice.finish_reason
             if choice.stop_reason is not None:
@@ -206,6 +238,15 @@ class StreamAccumulator:
             self._end_tool(state, key, sink)
         else:
             state.lingering.add(key)
+
+    def _end_block(self, state: _ChoiceState, sink: list[ev.StreamEvent] | None) -> None:
+        """The plugin said the open block ended: emit its end now, whatever its content."""
+        block = state.open_block
+        if block is not None and block[0] == "tool":
+            state.open_block = None
+            self._end_tool(state, block[1], sink)
+        else:
+            self._close(state, sink)
 
     def _end_tool(self, state: _ChoiceState, key: int, sink: list[ev.StreamEvent] | None) -> None:
         tool = state.tools[key]
@@ -262,6 +303,10 @@ class StreamAccumulator:
             tool.name = tc.name
         if tc.extra:
             tool.extra.update(tc.extra)
+        if tool.ended:  # fragments after the plugin's end: kept, no more events
+            if tc.arguments:
+                tool.arguments.append(tc.arguments)
+            return
         if tool.content_index < 0:
             tool.content_index = state.next_index
             self._open(
@@ -285,6 +330,10 @@ class StreamAccumulator:
                 )
             if tc.index in state.lingering and _complete_json(tool.text()):
                 self._end_tool(state, tc.index, sink)
+        if tc.end and not tool.ended:
+            if state.open_block == ("tool", tc.index):
+                state.open_block = None
+            self._end_tool(state, tc.index, sink)
 
     # --- results -----------------------------------------------------------------------------
     def close_blocks(self) -> list[ev.StreamEvent]:
@@ -310,8 +359,15 @@ class StreamAccumulator:
             s.finish_reason is not None or s.stop_reason is not None for s in self._choices.values()
         )
 
+    def origin(self) -> MessageOrigin | None:
+        """Where the answer comes from (None when the provider or API is unknown)."""
+        if not self.provider or not self.api:
+            return None
+        return MessageOrigin(self.provider, self.api, self.model or self.requested_model)
+
     def response(self, *, stop_reason: StopReason | None = None) -> ChatCompletionResponse:
         """The answer so far. ``stop_reason`` overrides every choice's (aborted, error)."""
+        origin = self.origin()
         choices = []
         for index in sorted(self._choices):
             state = self._choices[index]
@@ -328,17 +384,28 @@ class StreamAccumulator:
                 tool_calls=tool_calls,
                 reasoning=reasoning,
                 thinking=blocks,
+                origin=origin,
+                provider_data=state.message_data,
             )
             reason = stop_reason or state.stop_reason
             if reason is None:
                 reason = StopReason.TOOL_USE if tool_calls else StopReason.STOP
-            choices.append(Choice(index, message, state.finish_reason, reason))
+            choices.append(
+                Choice(
+                    index,
+                    message,
+                    state.finish_reason,
+                    reason,
+                    provider_data=state.provider_data,
+                )
+            )
         if not choices and stop_reason is not None:
-            choices.append(Choice(0, Message(Role.ASSISTANT), None, stop_reason))
+            choices.append(Choice(0, Message(Role.ASSISTANT, origin=origin), None, stop_reason))
         return ChatCompletionResponse(
             id=self.id,
             model=self.model,
             choices=tuple(choices),
             usage=self.usage,
             provider=self.provider,
+            provider_data=self.provider_data,
         )

@@ -5,6 +5,22 @@ included (``cached_tokens`` and ``cache_write_tokens`` are subsets of it); ``com
 counts every output token, reasoning included (``reasoning_tokens`` is a subset of it);
 ``total_tokens = prompt_tokens + completion_tokens`` unless the provider reports otherwise.
 Plugins convert their provider's counts to this rule, so nothing is counted twice.
+
+Provider data rule. What a protocol sends and llmcore does not model is kept, not lost, in a
+``provider_data`` mapping (a JSON object: string keys, JSON values; empty by default) at the level
+it belongs to: :class:`ChatCompletionResponse` (e.g. ``system_fingerprint``, ``service_tier``,
+Gemini's ``modelVersion``), :class:`Choice` (``logprobs``, safety ratings, Anthropic's
+``stop_sequence``), the choice's :class:`~llmcore.Message` (``annotations``, citations,
+server-side tool results: what may be sent back to the same API) and :class:`Usage` (billed
+units, server-tool counts, timings). Stream chunks carry the same levels:
+:class:`ChatCompletionChunk` -> response, :class:`ChunkChoice` -> choice, :class:`Delta` ->
+message, and a chunk's ``usage`` replaces the usage so far, its ``provider_data`` included.
+
+Accumulation (one rule, :func:`merge_provider_data`, applied chunk by chunk in stream order):
+per top-level key, when the value so far and the new value are both lists, the new items are
+appended; otherwise the new value replaces the old one (later wins). Nested objects are not
+merged, and ``None`` is a value like any other. So a plugin sends list items (citations, logprob
+entries) as they arrive, and for anything else sends the whole current value.
 """
 
 from __future__ import annotations
@@ -16,7 +32,8 @@ from typing import Any
 
 import attrs
 
-from llmcore.messages import Message, Role, Tool, ToolCall
+from llmcore.http import HttpRequest
+from llmcore.messages import Message, MessageOrigin, Role, Tool, ToolCall
 from llmcore.validation import (
     check_int,
     check_json_object,
@@ -35,12 +52,15 @@ __all__ = [
     "ChunkChoice",
     "Delta",
     "ModelInfo",
+    "ModelPage",
     "ReasoningEffort",
     "StopReason",
     "ToolCallDelta",
     "ToolChoice",
     "Usage",
     "map_stop_reason",
+    "merge_provider_data",
+    "with_origin",
 ]
 
 log = logging.getLogger("llmcore")
@@ -206,6 +226,38 @@ def _to_extra(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value)
 
 
+def _to_provider_data(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail("provider_data", f"expected a dict, got {describe(value)}")
+    return dict(value)
+
+
+def _check_provider_data(_instance: object, _attribute: object, value: dict[str, Any]) -> None:
+    """A ``provider_data`` attribute is a JSON object (checked like ``extra``)."""
+    if value:
+        check_json_object("provider_data", value)
+
+
+def merge_provider_data(so_far: Mapping[str, Any], new: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``so_far`` with ``new`` merged in by the accumulation rule of this module's docstring:
+    per top-level key, two lists are concatenated, anything else is replaced by the new value.
+
+    :param so_far: the provider data accumulated so far.
+    :param new: the provider data of the next fragment (``None``: nothing new).
+    :returns: a new dict; neither argument is changed. Never raises.
+    """
+    merged = dict(so_far)
+    for key, value in (new or {}).items():
+        old = merged.get(key)
+        if isinstance(old, list) and isinstance(value, list):
+            merged[key] = old + value
+        else:
+            merged[key] = value
+    return merged
+
+
 def _check_model(value: object) -> None:
     if not isinstance(value, str):
         fail("model", f"expected a non-empty string, got {describe(value)}")
@@ -285,9 +337,24 @@ class ChatCompletionRequest:
         return attrs.evolve(self, **changes)
 
 
+_COUNTS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
 @attrs.frozen
 class Usage:
-    """Token counts under the one rule in this module's docstring."""
+    """Token counts under the one rule in this module's docstring.
+
+    ``provider_data`` keeps the provider's usage fields that the counts do not model (billed
+    units, server-tool counts, timings, cost), as a JSON object. In a stream, a chunk's usage
+    replaces the usage so far, ``provider_data`` included: plugins report it cumulatively.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -295,6 +362,9 @@ class Usage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
     @classmethod
     def of(
@@ -306,6 +376,7 @@ class Usage:
         cached_tokens: int = 0,
         cache_write_tokens: int = 0,
         reasoning_tokens: int = 0,
+        provider_data: Mapping[str, Any] | None = None,
     ) -> Usage:
         """Build a usage record, computing ``total_tokens`` when the provider omits it."""
         total = prompt_tokens + completion_tokens if total_tokens is None else total_tokens
@@ -316,23 +387,36 @@ class Usage:
             cached_tokens,
             cache_write_tokens,
             reasoning_tokens,
+            provider_data=provider_data,
         )
 
     def __add__(self, other: Usage) -> Usage:
+        """Counts added field by field; ``provider_data`` merged by the module's rule (the
+        right-hand side's values win, lists are concatenated)."""
         if not isinstance(other, Usage):
             return NotImplemented
-        pairs = zip(attrs.astuple(self), attrs.astuple(other), strict=True)
-        return Usage(*(a + b for a, b in pairs))
+        counts = (getattr(self, f) + getattr(other, f) for f in _COUNTS)
+        return Usage(
+            *counts, provider_data=merge_provider_data(self.provider_data, other.provider_data)
+        )
 
 
 @attrs.frozen
 class Choice:
-    """One answer: the assistant message and why it ended (raw and unified)."""
+    """One answer: the assistant message and why it ended (raw and unified).
+
+    ``provider_data`` keeps the provider's per-answer fields llmcore does not model (e.g.
+    ``logprobs``, safety ratings, the stop sequence that matched); data that belongs to the
+    message itself, and may be sent back, is in ``message.provider_data``.
+    """
 
     index: int
     message: Message
     finish_reason: str | None = None
     stop_reason: StopReason | None = None
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
 
 def _to_choices(value: Iterable[Choice]) -> tuple[Choice, ...]:
@@ -341,7 +425,11 @@ def _to_choices(value: Iterable[Choice]) -> tuple[Choice, ...]:
 
 @attrs.frozen
 class ChatCompletionResponse:
-    """A complete answer (or, after a cancel or cut, the partial one)."""
+    """A complete answer (or, after a cancel or cut, the partial one).
+
+    ``provider_data`` keeps the provider's response-level fields llmcore does not model (e.g.
+    ``system_fingerprint``, ``service_tier``, a model version): see this module's docstring.
+    """
 
     id: str | None
     model: str | None
@@ -349,6 +437,9 @@ class ChatCompletionResponse:
     usage: Usage | None = None
     provider: str | None = None
     created: int | None = None
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
     def text(self) -> str:
         """The first choice's text ("" when there is none)."""
@@ -378,12 +469,38 @@ class ChatCompletionResponse:
         return self.choices[0].stop_reason if self.choices else None
 
 
+def with_origin(
+    response: ChatCompletionResponse, provider: str, api: str, requested_model: str | None = None
+) -> ChatCompletionResponse:
+    """``response`` with a :class:`~llmcore.messages.MessageOrigin` on every choice's message
+    that has none: ``provider``, ``api`` and the model the response reports (else
+    ``requested_model``). The core applies it to every answer it returns; the same object comes
+    back when nothing changes.
+    """
+    origin = MessageOrigin(provider, api, response.model or requested_model)
+    if all(c.message.origin is not None for c in response.choices):
+        return response
+    choices = tuple(
+        c
+        if c.message.origin is not None
+        else attrs.evolve(c, message=attrs.evolve(c.message, origin=origin))
+        for c in response.choices
+    )
+    return attrs.evolve(response, choices=choices)
+
+
 @attrs.frozen
 class ToolCallDelta:
     """A fragment of a streamed tool call; fragments with the same ``index`` form one call.
 
     ``id`` and ``name`` usually come only on the first fragment; ``arguments`` is a piece of JSON
     text to append. ``extra`` carries provider fields to keep with the call.
+
+    ``end=True`` says the call is complete with this fragment (a protocol that announces it,
+    such as a ``content_block_stop``): the event view then emits its
+    :class:`~llmcore.events.ToolCallEndEvent` at once, instead of when its JSON looks complete
+    or the stream closes. Fragments for a call after its end are still kept in the response
+    but produce no events.
     """
 
     index: int
@@ -391,6 +508,7 @@ class ToolCallDelta:
     name: str | None = None
     arguments: str | None = None
     extra: dict[str, Any] | None = None
+    end: bool = False
 
 
 def _to_tc_deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta, ...]:
@@ -403,6 +521,16 @@ class Delta:
 
     ``reasoning_signature`` / ``reasoning_redacted`` carry opaque thinking payloads; a
     ``thinking_block_end`` marks the end of one provider thinking block (Anthropic).
+
+    ``block_end=True`` says the content block this delta is in has ended, after this delta's
+    own text, reasoning and tool-call fragments are applied: the open text or thinking block
+    (or tool call) gets its end event at once, and the next text starts a new block. Protocols
+    that announce block ends (``content_block_stop``) set it; others leave the core to close
+    blocks when the next kind starts or the stream ends. A tool call's end is better said on
+    its fragment (``ToolCallDelta.end``).
+
+    ``provider_data`` is merged into the message's ``provider_data`` by the accumulation rule
+    of this module's docstring (lists appended, other values replaced).
     """
 
     role: Role | None = None
@@ -412,16 +540,24 @@ class Delta:
     reasoning_signature: str | None = None
     reasoning_redacted: str | None = None
     thinking_block_end: bool = False
+    block_end: bool = False
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
 
 @attrs.frozen
 class ChunkChoice:
-    """One choice's part of a stream chunk."""
+    """One choice's part of a stream chunk; ``provider_data`` is merged into the final
+    :class:`Choice`'s (see the accumulation rule in this module's docstring)."""
 
     index: int = 0
     delta: Delta = attrs.field(factory=Delta)
     finish_reason: str | None = None
     stop_reason: StopReason | None = None
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
 
 def _to_chunk_choices(value: Iterable[ChunkChoice]) -> tuple[ChunkChoice, ...]:
@@ -430,12 +566,19 @@ def _to_chunk_choices(value: Iterable[ChunkChoice]) -> tuple[ChunkChoice, ...]:
 
 @attrs.frozen
 class ChatCompletionChunk:
-    """One piece of a streamed answer, in the OpenAI chunk shape every provider is mapped to."""
+    """One piece of a streamed answer, in the chunk shape every provider is mapped to.
+
+    ``provider_data`` is merged into the final response's (see the accumulation rule in this
+    module's docstring); ``usage``, when set, replaces the usage so far.
+    """
 
     id: str | None = None
     model: str | None = None
     choices: tuple[ChunkChoice, ...] = attrs.field(factory=tuple, converter=_to_chunk_choices)
     usage: Usage | None = None
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_check_provider_data, kw_only=True
+    )
 
     def text(self) -> str | None:
         """``choices[0].delta.content``."""
@@ -465,3 +608,31 @@ class ModelInfo:
 
     def __str__(self) -> str:
         return self.id
+
+
+def _to_models(value: Iterable[ModelInfo]) -> tuple[ModelInfo, ...]:
+    models = tuple(items_of("models", value, "ModelInfo"))
+    for i, model in enumerate(models):
+        if not isinstance(model, ModelInfo):
+            fail(f"models[{i}]", f"expected a ModelInfo, got {describe(model)}")
+    return models
+
+
+def _check_next(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, HttpRequest):
+        fail("next_request", f"expected an HttpRequest or None, got {describe(value)}")
+
+
+@attrs.frozen
+class ModelPage:
+    """One page of a model listing, as ``parse_list_models`` may return it.
+
+    ``models`` are this page's models; ``next_request`` is the request for the next page
+    (built by the plugin from the response's cursor, e.g. ``after_id`` or ``nextPageToken``),
+    or None on the last page. :meth:`llmcore.Client.list_models` follows ``next_request``
+    through the whole send path (base-URL parameters, headers, authentication, retries) up to
+    :data:`llmcore.client.MAX_MODEL_PAGES` pages.
+    """
+
+    models: tuple[ModelInfo, ...] = attrs.field(converter=_to_models)
+    next_request: HttpRequest | None = attrs.field(default=None, validator=_check_next)

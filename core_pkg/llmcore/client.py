@@ -9,6 +9,7 @@ authenticate (plugin or core default), send with retries (transport + tenacity),
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import attrs
 
 from llmcore.cancel import CancelHandle, CancelledError
-from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo
+from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo, with_origin
 from llmcore.errors import (
     ApiConnectionError,
     ConfigurationError,
@@ -46,7 +47,20 @@ from llmcore.transport import OpenResponse, Transport
 from llmcore.urls import apply_base_url
 from llmcore.validation import check_api_key, check_client_settings
 
-__all__ = ["Client", "PayloadHook", "ResponseHook", "get_env_api_key", "item_error"]
+__all__ = [
+    "MAX_MODEL_PAGES",
+    "Client",
+    "PayloadHook",
+    "ResponseHook",
+    "get_env_api_key",
+    "item_error",
+]
+
+log = logging.getLogger("llmcore")
+
+MAX_MODEL_PAGES = 100
+"""The most pages :meth:`Client.list_models` follows; past it, it logs a warning and returns the
+models read so far (a server that keeps answering with a next page cannot loop it forever)."""
 
 T = TypeVar("T")
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
@@ -236,6 +250,13 @@ class Client:
             http_request = http_request.with_headers(basic)
         return self.plugins.authenticate(self.provider, http_request, self._credential, time.time())
 
+    def _parse_chat(
+        self, request: ChatCompletionRequest, response: HttpResponse
+    ) -> ChatCompletionResponse:
+        parsed = self.plugins.parse_response(self.provider, request, response)
+        # post-processing: every answer records where it came from (llmcore.handoff reads it)
+        return with_origin(parsed, self.provider.name, self.provider.api, request.model)
+
     def _observe(self, response: HttpResponse, hooks: Sequence[ResponseHook] = ()) -> None:
         for hook in (*self._on_response, *hooks):
             hook(response, self.provider)
@@ -338,7 +359,7 @@ class Client:
         http_request = self._prepare(payload, _as_hooks(on_payload))
         _, parsed = self._open(
             http_request,
-            lambda response: self.plugins.parse_response(self.provider, request, response),
+            lambda response: self._parse_chat(request, response),
             stream=False,
             response_hooks=_as_hooks(on_response),
             deadline=deadline,
@@ -391,7 +412,7 @@ class Client:
         try:
             opened, complete = self._open(
                 http_request,
-                lambda response: self.plugins.parse_response(self.provider, request, response),
+                lambda response: self._parse_chat(request, response),
                 stream=True,
                 cancel=handle,
                 response_hooks=_as_hooks(on_response),
@@ -443,24 +464,37 @@ class Client:
 
     @scrubbed
     def list_models(self) -> list[ModelInfo]:
-        """The provider's models (items with ``id``).
+        """The provider's models (items with ``id``), every page of them.
 
-        :returns: the models, in the provider's order.
-        :raises PluginError: no installed plugin implements model listing for the API.
-        :raises LlmError: the provider's answer as a typed error (``AuthenticationError``,
-            ``ModelNotFoundError``, ``ServerError``, ``ApiConnectionError``,
-            ``RequestTimeoutError``, ``MalformedResponseError``...), after the retries.
+        When the plugin's ``parse_list_models`` returns a :class:`~llmcore.ModelPage` with a
+        ``next_request``, that request is sent the same way (base-URL parameters, headers,
+        authentication, retries, one ``total_timeout`` for all pages), up to
+        :data:`MAX_MODEL_PAGES` pages. Raises the typed :class:`LlmError` of a failed page,
+        :class:`~llmcore.UnsupportedOperationError` when the provider or its API cannot list
+        models, :class:`~llmcore.PluginError` when no installed plugin implements it, and
+        :class:`MalformedResponseError` for a body of the wrong shape.
         """
         deadline = self._deadline()
         self._require("list_models")
-        http_request = self._prepare(self.plugins.build_list_models(self.provider))
-        _, models = self._open(
-            http_request,
-            lambda response: self.plugins.parse_list_models(self.provider, response),
-            stream=False,
-            deadline=deadline,
+        http_request = self.plugins.build_list_models(self.provider)
+        models: list[ModelInfo] = []
+        for _ in range(MAX_MODEL_PAGES):
+            _, page = self._open(
+                self._prepare(http_request),
+                lambda response: self.plugins.parse_model_page(self.provider, response),
+                stream=False,
+                deadline=deadline,
+            )
+            assert page is not None
+            models.extend(page.models)
+            if page.next_request is None:
+                return models
+            http_request = page.next_request
+        log.warning(
+            "llmcore: %s listed models on %d pages and still had more; stopped there",
+            self.provider.name,
+            MAX_MODEL_PAGES,
         )
-        assert models is not None
         return models
 
     @scrubbed

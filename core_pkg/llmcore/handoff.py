@@ -4,12 +4,22 @@
 so a conversation recorded with one provider can continue on another. The rules:
 
 - user and tool-result messages pass through (only their media may be downgraded, below);
-- thinking blocks from the target's own provider *and* API are kept as they are, signatures
-  included; any other reasoning is *foreign*: blocks from another provider or API, untagged
-  blocks, and plain ``reasoning`` text (which records no origin). Foreign reasoning loses its
-  signatures and opaque payloads and becomes ``<thinking>...</thinking>`` text in front of the
-  content, or the ``reasoning`` field when the target carries one back
-  (``compat.reasoning_field``), or disappears when ``compat.extra["drop_foreign_thinking"]``;
+- an assistant message records where it came from (``Message.origin``: provider, API, model;
+  the core sets it on every answer). Going back to the **same API**, the message is sent as it
+  was: its plain ``reasoning``, its ``provider_data`` and its tool calls' ``extra`` stay, and so
+  do its thinking blocks with their signatures when they also come from the target's own
+  provider (a signature is checked by the provider that issued it, so another provider of the
+  same API gets that block's text as foreign reasoning instead). A block without its own
+  ``provider``/``api`` tags takes the message's origin;
+- for a **different API** the message is converted: its ``provider_data`` and its tool calls'
+  ``extra`` are dropped, and its reasoning is *foreign*: signatures and opaque payloads are
+  dropped and the text becomes ``<thinking>...</thinking>`` text in front of the content, or
+  goes to ``Message.reasoning`` when the target carries reasoning back in history
+  (``compat.carries_reasoning()``), or disappears when the target's
+  ``compat.drop_foreign_thinking`` is set;
+- a message without an origin (built by hand, or loaded from a context saved before origins
+  existed) is treated as coming from an unknown API: untagged blocks and plain ``reasoning`` are
+  foreign, ``provider_data`` is dropped; tagged blocks follow their own tags;
 - tool-call ids are rewritten, deterministically, when the target's API would reject them, and
   the tool results answering them get the same new ids;
 - empty assistant turns (no text, media, tool calls or reasoning) are dropped; aborted and
@@ -30,7 +40,7 @@ import attrs
 
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, StopReason
 from llmcore.content import AudioPart, Content, ImagePart, Part, TextPart
-from llmcore.messages import Message, Role, ThinkingBlock, ToolCall
+from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, ToolCall
 from llmcore.providers import Provider
 
 __all__ = [
@@ -92,17 +102,22 @@ DEFAULT_TOOL_CALL_ID_RULE = ToolCallIdRule()
 
 
 def tool_call_id_rule(provider: Provider) -> ToolCallIdRule:
-    """The rule for ``provider``: its API's, overridden by ``compat.extra`` keys
-    ``tool_call_id_max_length``, ``tool_call_id_min_length`` and ``tool_call_id_chars``."""
+    """The rule for ``provider``: its API's, overridden by the compat fields
+    ``tool_call_id_max_length``, ``tool_call_id_min_length`` and ``tool_call_id_chars`` (or, the
+    older spelling, the same keys in ``compat.extra``)."""
     rule = TOOL_CALL_ID_RULES.get(provider.api, DEFAULT_TOOL_CALL_ID_RULE)
-    extra = provider.compat.extra
+    compat = provider.compat
+    extra = compat.extra
     changes: dict[str, Any] = {}
     for key, field in (
         ("tool_call_id_max_length", "max_length"),
         ("tool_call_id_min_length", "min_length"),
         ("tool_call_id_chars", "chars"),
     ):
-        if key in extra:
+        value = getattr(compat, key, None)
+        if value is not None:
+            changes[field] = value
+        elif key in extra:
             changes[field] = extra[key]
     return attrs.evolve(rule, **changes) if changes else rule
 
@@ -146,15 +161,19 @@ def _downgrade_media(message: Message, target: Provider, model: str) -> Message:
 
 
 # --- assistant turns --------------------------------------------------------------------------
-def _native(block: ThinkingBlock, target: Provider) -> bool:
+def _native(block: ThinkingBlock, origin: MessageOrigin | None, target: Provider) -> bool:
+    """True when ``block`` comes from ``target``'s own provider and API (its tags, else the
+    message's origin)."""
+    if block.provider is None and block.api is None and origin is not None:
+        return origin.provider == target.name and origin.api == target.api
     return block.provider == target.name and block.api == target.api
 
 
 def _with_foreign_reasoning(message: Message, text: str | None, target: Provider) -> Message:
     """Put foreign reasoning ``text`` where ``target`` can take it (or nowhere)."""
-    if not text or not text.strip() or target.compat.extra.get("drop_foreign_thinking"):
+    if not text or not text.strip() or target.compat.drops_foreign_thinking():
         return message
-    if target.compat.reasoning_field:
+    if target.compat.carries_reasoning():
         joined = f"{message.reasoning}\n\n{text}" if message.reasoning else text
         return attrs.evolve(message, reasoning=joined)
     wrapped = f"<thinking>\n{text}\n</thinking>"
@@ -163,11 +182,27 @@ def _with_foreign_reasoning(message: Message, text: str | None, target: Provider
     return attrs.evolve(message, content=Content((TextPart(wrapped), *message.content.parts)))
 
 
+def _without_call_extras(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    return tuple(attrs.evolve(c, extra={}) if c.extra else c for c in calls)
+
+
 def _assistant_reasoning(message: Message, target: Provider) -> Message:
-    native = tuple(b for b in message.thinking if _native(b, target))
-    if len(native) == len(message.thinking) and (native or not message.reasoning):
-        return message  # everything native, or no reasoning at all
-    foreign = [b.text for b in message.thinking if not _native(b, target) and b.text.strip()]
+    origin = message.origin
+    same_api = origin is not None and origin.api == target.api
+    other_api = origin is not None and not same_api
+    if other_api and (message.provider_data or any(c.extra for c in message.tool_calls)):
+        # what the source API sent for the message means nothing to another API
+        message = attrs.evolve(
+            message, provider_data={}, tool_calls=_without_call_extras(message.tool_calls)
+        )
+    elif origin is None and message.provider_data:
+        message = attrs.evolve(message, provider_data={})  # unknown API: not sent anywhere
+    native = tuple(b for b in message.thinking if _native(b, origin, target))
+    if len(native) == len(message.thinking) and (native or not message.reasoning or same_api):
+        return message  # everything native, no reasoning at all, or the same API's own
+    foreign = [
+        b.text for b in message.thinking if not _native(b, origin, target) and b.text.strip()
+    ]
     if native:
         foreign_text = "\n\n".join(foreign)
         reasoning = "\n\n".join(b.text for b in native if b.text) or None
@@ -176,9 +211,7 @@ def _assistant_reasoning(message: Message, target: Provider) -> Message:
         reasoning = None
     # a foreign turn's tool calls may carry the source provider's signatures in ``extra``
     foreign_turn = bool(message.thinking) and not native
-    calls = tuple(
-        attrs.evolve(c, extra={}) if c.extra and foreign_turn else c for c in message.tool_calls
-    )
+    calls = _without_call_extras(message.tool_calls) if foreign_turn else message.tool_calls
     stripped = attrs.evolve(message, thinking=native, reasoning=reasoning, tool_calls=calls)
     return _with_foreign_reasoning(stripped, foreign_text, target)
 

@@ -130,23 +130,38 @@ def parse_error(provider, response):
 
 @hookspec(firstresult=True)
 def build_list_models(provider):
-    """Build the HTTP request that lists a provider's models.
+    """Build the HTTP request for the first page of a provider's models.
 
     :param provider: the :class:`llmcore.Provider`.
     :return: an :class:`llmcore.HttpRequest` (``None``: the next plugin answers). Raise
         :class:`llmcore.UnsupportedOperationError` when the API cannot list models.
         Stops at the first non-None result.
+
+    URLs: ``provider.url("models")`` joins under the configured ``base_url`` (use it when every
+    endpoint of the API shares one prefix); ``provider.origin_url("/v1/models")`` builds a path
+    on the base URL's host alone, for an API whose model list sits under another prefix than
+    its chat endpoint (``/v1/models`` beside ``/v2/chat``), so the user's ``base_url`` stays
+    the conventional one. Query parameters go in ``HttpRequest.params``; the core adds those of
+    the base URL's query string to every request, pages included.
     """
 
 
 @hookspec(firstresult=True)
 def parse_list_models(provider, response):
-    """Parse a successful list-models response.
+    """Parse one successful list-models response (one page).
 
     :param provider: the :class:`llmcore.Provider`.
     :param response: the :class:`llmcore.HttpResponse`.
-    :return: a list of :class:`llmcore.ModelInfo` (``None``: the next plugin answers).
-        Stops at the first non-None result.
+    :return: a list of :class:`llmcore.ModelInfo` (the whole list, or the last page), or a
+        :class:`llmcore.ModelPage` ``(models, next_request)`` whose ``next_request`` is the
+        :class:`llmcore.HttpRequest` for the next page (built from the response's cursor:
+        ``after_id``, ``nextPageToken``...) or ``None`` on the last page. ``None``: the next
+        plugin answers. Stops at the first non-None result.
+
+    Pagination stays pure: the plugin only says which request comes next, and
+    :meth:`llmcore.Client.list_models` sends it through the usual path (headers, credentials,
+    retries, the one ``total_timeout``), concatenating the pages' models, for at most
+    :data:`llmcore.client.MAX_MODEL_PAGES` pages.
     """
 
 

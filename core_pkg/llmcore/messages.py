@@ -3,6 +3,12 @@
 A :class:`Message` follows the OpenAI chat shape (``role``, ``content``, ``tool_calls``,
 ``tool_call_id``, ``name``) plus the unified ``reasoning`` text and the provider's opaque
 ``thinking`` blocks, which must be sent back unchanged on some providers.
+
+An assistant message answered by a provider also records where it came from
+(:class:`MessageOrigin`: provider, API and model, set by the core) and what that API sent that
+llmcore does not model (``provider_data``: citations, server-side tool results, refusals...).
+Both travel through :class:`~llmcore.Context` JSON, and :mod:`llmcore.handoff` uses the origin to
+send reasoning, signatures and provider data back unchanged to the API that produced them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from llmcore.validation import (
     items_of,
 )
 
-__all__ = ["Message", "Role", "ThinkingBlock", "Tool", "ToolCall"]
+__all__ = ["Message", "MessageOrigin", "Role", "ThinkingBlock", "Tool", "ToolCall"]
 
 
 class Role(str, enum.Enum):
@@ -175,6 +181,34 @@ def _to_thinking(value: Iterable[ThinkingBlock] | None) -> tuple[ThinkingBlock, 
     return _items("thinking", ThinkingBlock, value)
 
 
+def _to_provider_data(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _json_dict("provider_data", value)
+
+
+def _nonempty_str(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value, nonempty=True)
+
+
+@attrs.frozen
+class MessageOrigin:
+    """Where an assistant message came from: the ``provider`` name, the ``api`` it speaks and
+    the ``model`` that answered (as the response reported it, else as requested; None if unknown).
+
+    The core sets it on every message of a response it builds (a call or a stream); handoffs
+    (:func:`llmcore.transform_messages`) compare it with the target to decide what is sent back
+    as it was and what is converted.
+    """
+
+    provider: str = attrs.field(validator=_nonempty_str)
+    api: str = attrs.field(validator=_nonempty_str)
+    model: str | None = attrs.field(default=None, validator=_opt_str)
+
+
+def _check_origin(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, MessageOrigin):
+        fail("origin", f"expected a MessageOrigin or None, got {describe(value)}")
+
+
 @attrs.frozen
 class Message:
     """One turn of a conversation.
@@ -194,6 +228,10 @@ class Message:
     thinking: tuple[ThinkingBlock, ...] = attrs.field(factory=tuple, converter=_to_thinking)
     is_error: bool = attrs.field(
         default=False, validator=lambda _i, _a, v: check_bool("is_error", v)
+    )
+    origin: MessageOrigin | None = attrs.field(default=None, validator=_check_origin)
+    provider_data: dict[str, Any] = attrs.field(
+        factory=dict, converter=_to_provider_data, validator=_json_object
     )
 
     @classmethod

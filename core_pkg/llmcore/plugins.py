@@ -18,12 +18,13 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from llmcore import _defaults, hookspecs
+from llmcore.chat import ModelPage
 from llmcore.errors import (
     ConfigurationError,
     LlmError,
@@ -385,18 +386,33 @@ class Plugins:
         return result  # type: ignore[no-any-return]
 
     def parse_list_models(self, provider: Provider, response: HttpResponse) -> list[ModelInfo]:
-        """The parsed model list."""
+        """The models of one list-models response (one page; see :meth:`parse_model_page`)."""
+        return list(self.parse_model_page(provider, response).models)
+
+    def parse_model_page(self, provider: Provider, response: HttpResponse) -> ModelPage:
+        """One page of models and the request for the next page, if any.
+
+        A plugin's ``parse_list_models`` may return a list (a single page) or a
+        :class:`~llmcore.chat.ModelPage`; anything else is a ``MalformedResponseError``.
+        """
         try:
             result = self._hook("parse_list_models", provider.api)(
                 provider=provider, response=response
             )
+            if result is None:
+                raise self._missing(provider, "parse_list_models")
+            if isinstance(result, ModelPage):
+                return result
+            if isinstance(result, str | bytes | dict) or not isinstance(result, Iterable):
+                raise TypeError(
+                    f"parse_list_models returned a {type(result).__name__}, not a list of "
+                    "ModelInfo or a ModelPage"
+                )
+            return ModelPage(result)
         except LlmError:
             raise
         except _PARSE_ERRORS as exc:
             raise self.malformed(provider, response.body, exc) from exc
-        if result is None:
-            raise self._missing(provider, "parse_list_models")
-        return list(result)
 
     def client_extension(self, name: str, client: Client) -> Any:
         """The extension ``name`` offered for ``client`` by a plugin of its provider's API, or

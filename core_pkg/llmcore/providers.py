@@ -4,6 +4,11 @@ An *API* (``openai-chat``, ``anthropic-messages``...) is behaviour, implemented 
 A :class:`Provider` names an endpoint that speaks one API: its base URL, how it authenticates,
 which environment variables hold its key, default headers, what it can do (capabilities) and its
 documented differences from the API's reference shape (compat flags).
+
+Compat flags belong to the API that uses them. :class:`Compat` holds only the flags the core
+reads itself (handoffs); the plugin that owns an API subclasses it with that API's typed flags
+(``llmcore_openai.OpenAIChatCompat`` for ``openai-chat``) and its providers carry an instance
+(``Provider(..., compat=OpenAIChatCompat(system_role="developer"))``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import fnmatch
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import attrs
 
 from llmcore.errors import redact
 from llmcore.http import mask_headers
-from llmcore.validation import check_headers, check_str
+from llmcore.validation import check_headers, check_int, check_str, describe, fail
 
 __all__ = ["AuthScheme", "Capabilities", "Compat", "Provider", "Secret"]
 
@@ -89,29 +95,61 @@ def _string(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_str(attribute.name, value)
 
 
+def _opt_count(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_int(attribute.name, value, optional=True, minimum=1)
+
+
+def _opt_chars(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_str(attribute.name, value, optional=True, nonempty=True)
+
+
 @attrs.frozen
 class Compat:
-    """Documented differences of an endpoint from its API's reference shape.
+    """The compatibility flags the core reads itself; the base class of every API's own flags.
 
-    - ``system_role``: role name for system prompts (``system``, or ``developer`` for OpenAI
-      reasoning models);
-    - ``max_tokens_field``: ``max_tokens`` or ``max_completion_tokens``;
-    - ``stream_usage``: send ``stream_options.include_usage`` (not every server accepts it);
-    - ``reasoning_effort``: the endpoint accepts a ``reasoning_effort`` field;
-    - ``think_tags``: the model inlines its reasoning as ``<think>...</think>`` in the content,
-      which llmcore then moves to ``reasoning``;
-    - ``reasoning_field``: name of the field that carries reasoning text back in assistant
-      history (``reasoning_content`` for DeepSeek/Moonshot/Zhipu), or None to drop it;
-    - ``extra``: plugin-specific flags, read by the plugin that defines them.
+    The plugin that owns an API declares that API's flags in a subclass (typed and documented
+    there: ``llmcore_openai.OpenAIChatCompat`` for ``openai-chat``), and its providers carry an
+    instance. The core reads only what is defined here, in :mod:`llmcore.handoff`:
+
+    - ``drop_foreign_thinking``: reasoning from another provider or API is dropped instead of
+      being sent as ``<thinking>`` text;
+    - ``tool_call_id_max_length`` / ``tool_call_id_min_length`` / ``tool_call_id_chars``:
+      override the API's tool-call id rule (:data:`llmcore.handoff.TOOL_CALL_ID_RULES`), for a
+      provider stricter than its API (``chars`` is a regex character-class body);
+    - :meth:`carries_reasoning`: whether the API takes plain reasoning text back in assistant
+      history (a subclass answers for its wire);
+    - ``extra``: free-form flags, read by the plugin that defines them. For backward
+      compatibility the core also honours the keys ``drop_foreign_thinking`` and
+      ``tool_call_id_max_length`` / ``_min_length`` / ``_chars`` there.
     """
 
-    system_role: str = "system"
-    max_tokens_field: str = "max_tokens"
-    stream_usage: bool = True
-    reasoning_effort: bool = True
-    think_tags: bool = False
-    reasoning_field: str | None = None
+    drop_foreign_thinking: bool = False
+    tool_call_id_max_length: int | None = attrs.field(default=None, validator=_opt_count)
+    tool_call_id_min_length: int | None = attrs.field(default=None, validator=_opt_count)
+    tool_call_id_chars: str | None = attrs.field(default=None, validator=_opt_chars)
     extra: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+    def carries_reasoning(self) -> bool:
+        """True when the API sends plain reasoning text back in assistant history, so that a
+        handoff puts foreign reasoning in ``Message.reasoning`` rather than ``<thinking>`` text.
+
+        False here; an API's subclass answers for its wire (``OpenAIChatCompat`` does when its
+        ``reasoning_field`` is set).
+        """
+        return False
+
+    def drops_foreign_thinking(self) -> bool:
+        """``drop_foreign_thinking``, or the same key in ``extra`` (the older spelling)."""
+        return self.drop_foreign_thinking or bool(self.extra.get("drop_foreign_thinking"))
+
+
+def _check_compat(_inst: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Compat):
+        fail(
+            "compat",
+            f"expected a Compat (or a plugin's subclass, such as OpenAIChatCompat), got "
+            f"{describe(value)}",
+        )
 
 
 @attrs.frozen
@@ -160,7 +198,7 @@ class Provider:
     auth: AuthScheme = "bearer"
     key_required: bool = True
     headers: dict[str, str] = attrs.field(factory=dict, converter=_to_headers, repr=_headers_repr)
-    compat: Compat = attrs.field(factory=Compat)
+    compat: Compat = attrs.field(factory=Compat, validator=_check_compat)
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     distribution: str | None = None
     description: str = attrs.field(default="", repr=_url_repr)
@@ -184,9 +222,30 @@ class Provider:
         return self if base_url is None else attrs.evolve(self, base_url=base_url.rstrip("/"))
 
     def evolve(self, **changes: Any) -> Provider:
-        """A copy with some fields changed (e.g. ``compat=Compat(...)``)."""
+        """A copy with some fields changed (e.g. ``compat=OpenAIChatCompat(...)``)."""
         return attrs.evolve(self, **changes)
 
     def url(self, path: str) -> str:
-        """``base_url`` joined with ``path``."""
+        """``base_url`` joined with ``path``: the URL of an endpoint under the API root the user
+        configured (``https://api.openai.com/v1`` + ``chat/completions``).
+
+        Use it for every path of an API that lives under one prefix; a user's proxy prefix in
+        ``base_url`` (``https://gateway/openai/v1``) is then kept.
+        """
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def origin_url(self, path: str) -> str:
+        """The scheme, host and port of ``base_url`` joined with the absolute ``path``; the
+        path of ``base_url`` is ignored.
+
+        For an API whose endpoints sit under several prefixes of one host (``/v2/chat`` beside
+        ``/v1/models``): the user configures the conventional ``base_url``
+        (``https://api.example.com/v2``) and the plugin builds ``url("chat")`` for one and
+        ``origin_url("/v1/models")`` for the other. Prefer :meth:`url` where it suffices, since
+        ``origin_url`` also drops a proxy prefix from ``base_url``. Userinfo is dropped, and the
+        base URL's query string is not part of the result (a :class:`~llmcore.Client` already
+        sends it as the parameters of every request, see :mod:`llmcore.urls`).
+        """
+        parts = urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{host}/{path.lstrip('/')}"

@@ -76,9 +76,22 @@ def response_chunks(response: ChatCompletionResponse) -> list[ChatCompletionChun
             content=message.text() or None,
             reasoning=message.reasoning_any(),
             tool_calls=calls,
+            provider_data=message.provider_data,
         )
-        choices.append(ChunkChoice(choice.index, delta, choice.finish_reason, choice.stop_reason))
-    out = [ChatCompletionChunk(response.id, response.model, tuple(choices))]
+        choices.append(
+            ChunkChoice(
+                choice.index,
+                delta,
+                choice.finish_reason,
+                choice.stop_reason,
+                provider_data=choice.provider_data,
+            )
+        )
+    out = [
+        ChatCompletionChunk(
+            response.id, response.model, tuple(choices), provider_data=response.provider_data
+        )
+    ]
     if response.usage is not None:
         out.append(ChatCompletionChunk(response.id, response.model, (), response.usage))
     return out
@@ -125,7 +138,7 @@ class _Engine:
         self.cancel = cancel
         self.complete = complete
         self.finish_grace = finish_grace
-        self.acc = StreamAccumulator(provider.name, provider.api)
+        self.acc = StreamAccumulator(provider.name, provider.api, requested_model=request.model)
         self.final: ChatCompletionResponse | None = None
         self.error: LlmError | None = None
         self.tail: list[ev.StreamEvent] = []

@@ -1,9 +1,10 @@
 """Split ``<think>...</think>`` reasoning out of content, also when tags are split across chunks.
 
 Some models (DeepSeek-R1 distills on Groq, Hugging Face routers, GLM-Z1, some Ollama models)
-inline their reasoning in the content. A provider whose ``Compat.think_tags`` is set gets it
-moved to ``reasoning``. Only a ``<think>`` at the start of the content (after whitespace) opens a
-reasoning section, so an answer that merely mentions the tag is left alone.
+inline their reasoning in the content. A plugin whose API has such a flag (``think_tags`` of
+``llmcore_openai.OpenAIChatCompat``) uses these helpers to move it to ``reasoning``. Only a
+``<think>`` at the start of the content (after whitespace) opens a reasoning section, so an
+answer that merely mentions the tag is left alone.
 """
 
 from __future__ import annotations

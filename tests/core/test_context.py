@@ -20,6 +20,7 @@ from llmcore import (
     DocumentPart,
     ImagePart,
     Message,
+    MessageOrigin,
     Role,
     TextPart,
     ThinkingBlock,
@@ -83,6 +84,14 @@ messages = st.builds(
     reasoning=_maybe_text,
     thinking=st.lists(_thinking, max_size=3),
     is_error=st.booleans(),
+    origin=st.none()
+    | st.builds(
+        MessageOrigin,
+        provider=_text.filter(bool),
+        api=_text.filter(bool),
+        model=_maybe_text,
+    ),
+    provider_data=_json_object,
 )
 # Tools are checked on construction: a non-empty name and a valid object schema.
 _property_schemas = st.sampled_from(
@@ -167,6 +176,8 @@ def test_known_document_layout() -> None:
         "reasoning": None,
         "thinking": [],
         "is_error": False,
+        "origin": None,
+        "provider_data": {},
     }
     assert data["messages"][1]["tool_calls"] == [
         {"id": "call_1", "name": "f", "arguments": {"a": 1}, "raw_arguments": None, "extra": {}}
@@ -240,6 +251,10 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
         (_drop("messages.1.tool_calls.0.id"), "$.messages[1].tool_calls[0].id"),
         (_set("messages.1.thinking.0.signature", 7), "$.messages[1].thinking[0].signature"),
         (_set("messages.1.thinking", "none"), "$.messages[1].thinking"),
+        (_set("messages.1.origin", "openai"), "$.messages[1].origin"),
+        (_set("messages.1.origin", {"provider": "openai"}), "$.messages[1].origin.api"),
+        (_set("messages.1.origin", {"provider": 1, "api": "a"}), "$.messages[1].origin.provider"),
+        (_set("messages.1.provider_data", [1]), "$.messages[1].provider_data"),
         (_set("messages", {}), "$.messages"),
         (_set("messages.2", "tool"), "$.messages[2]"),
         (_drop("tools.0.name"), "$.tools[0].name"),
@@ -311,3 +326,31 @@ def test_lists_become_tuples_and_wrong_items_are_rejected() -> None:
         Context(messages=["hi"])  # type: ignore[list-item]
     with pytest.raises(ConfigurationError, match=r"tools\[0\]"):
         Context(tools=[{"name": "f"}])  # type: ignore[list-item]
+
+
+# --- origin and provider data -------------------------------------------------------------------
+def test_origin_and_provider_data_are_stored_and_loaded_back() -> None:
+    answer = Message(
+        Role.ASSISTANT,
+        "ok",
+        reasoning="because",
+        origin=MessageOrigin("deepseek", "openai-chat", "deepseek-reasoner"),
+        provider_data={"annotations": [{"type": "url_citation", "url": "https://a.example"}]},
+    )
+    context = Context(None, [Message.user("q"), answer])
+    data = json.loads(context.dumps())
+    assert data["messages"][1]["origin"] == {
+        "provider": "deepseek",
+        "api": "openai-chat",
+        "model": "deepseek-reasoner",
+    }
+    assert data["messages"][1]["provider_data"] == answer.provider_data
+    assert Context.loads(context.dumps()) == context
+
+
+def test_a_context_saved_before_origins_loads_with_none_and_empty_data() -> None:
+    data = json.loads(json.dumps(GOOD))
+    for message in data["messages"]:
+        del message["origin"], message["provider_data"]
+    loaded = Context.from_dict(data)
+    assert all(m.origin is None and m.provider_data == {} for m in loaded.messages)

@@ -25,6 +25,7 @@ from llmcore import (
     Context,
     ImagePart,
     Message,
+    MessageOrigin,
     Provider,
     Role,
     StopReason,
@@ -37,7 +38,7 @@ from llmcore import (
     transform_messages,
 )
 from llmcore.handoff import NO_RESULT, ToolCallIdRule, tool_call_id_rule
-from llmcore_openai import OPENAI
+from llmcore_openai import OPENAI, OpenAIChatCompat
 from llmcore_openai.payload import chat_payload
 
 ANTHROPIC = Provider(
@@ -67,7 +68,7 @@ def claude_turn(text: str = "", calls: tuple[ToolCall, ...] = (), thought: str =
 
 
 def provider(**compat: Any) -> Provider:
-    return OPENAI.evolve(compat=Compat(**compat))
+    return OPENAI.evolve(compat=OpenAIChatCompat(**compat))
 
 
 # --- pass-through -------------------------------------------------------------------------------
@@ -575,3 +576,112 @@ def test_context_round_trip_then_handoff() -> None:
         "You are a weather assistant."
     )
     assert llmcore.Context is Context
+
+
+# --- origins: the same API gets the message as it was ---------------------------------------------
+DEEPSEEK = OPENAI.evolve(
+    name="deepseek", compat=OpenAIChatCompat(reasoning_field="reasoning_content")
+)
+GROQ = OPENAI.evolve(name="groq")
+
+
+def deepseek_turn(**fields: Any) -> Message:
+    return Message(
+        Role.ASSISTANT,
+        "42",
+        reasoning="let me think",
+        origin=MessageOrigin("deepseek", "openai-chat", "deepseek-reasoner"),
+        **fields,
+    )
+
+
+def test_own_plain_reasoning_going_back_to_its_api_is_not_foreign() -> None:
+    turn = deepseek_turn()
+    (out,) = transform_messages([turn], GROQ, "gpt-oss-120b")  # same API, no reasoning field
+    assert out is turn  # no <thinking> text put in the content
+    (out,) = transform_messages([turn], DEEPSEEK, "deepseek-reasoner")
+    assert out is turn
+    wire = chat_payload(DEEPSEEK, ChatCompletionRequest("m", [out]), False)["messages"][0]
+    assert wire == {"role": "assistant", "content": "42", "reasoning_content": "let me think"}
+
+
+def test_reasoning_from_another_api_is_converted() -> None:
+    turn = deepseek_turn()
+    (out,) = transform_messages([turn], ANTHROPIC, "claude-x")
+    assert out.text() == "<thinking>\nlet me think\n</thinking>\n\n42"
+    assert out.reasoning is None
+    assert out.origin == turn.origin  # the origin itself stays
+
+
+def test_untagged_blocks_take_the_messages_origin() -> None:
+    block = ThinkingBlock("t", signature=SIG)
+    turn = Message(
+        Role.ASSISTANT,
+        "a",
+        reasoning="t",
+        thinking=(block,),
+        origin=MessageOrigin("anthropic", "anthropic-messages", "claude-x"),
+    )
+    (out,) = transform_messages([turn], ANTHROPIC, "claude-x")
+    assert out is turn and out.thinking[0].signature == SIG
+    (out,) = transform_messages([turn], OPENAI, "gpt-4o")
+    assert out.thinking == () and out.text() == "<thinking>\nt\n</thinking>\n\na"
+
+
+def test_signed_blocks_stay_with_their_provider_even_on_the_same_api() -> None:
+    turn = Message(
+        Role.ASSISTANT,
+        "a",
+        reasoning="Hmm.",
+        thinking=(claude_thinking("Hmm."),),
+        origin=MessageOrigin("anthropic", "anthropic-messages", "claude-x"),
+    )
+    vertex = ANTHROPIC.evolve(name="anthropic-vertex")
+    (out,) = transform_messages([turn], vertex, "claude-x")
+    assert out.thinking == ()
+    assert out.text().startswith("<thinking>\nHmm.\n</thinking>")
+
+
+def test_provider_data_goes_back_to_the_same_api_only() -> None:
+    data = {"reasoning_details": [{"type": "reasoning.encrypted", "data": "xyz"}]}
+    call = ToolCall("call_1", "f", {}, extra={"extra_content": {"google": {"sig": "s"}}})
+    turn = deepseek_turn(provider_data=data, tool_calls=(call,))
+    result = Message.tool("call_1", "ok")
+    out = transform_messages([turn, result], GROQ, "m")
+    assert out[0] is turn
+    out = transform_messages([turn, result], ANTHROPIC, "claude-x")
+    assert out[0].provider_data == {}
+    assert out[0].tool_calls == (ToolCall("call_1", "f", {}),)  # its extra meant nothing there
+    unknown = Message(Role.ASSISTANT, "a", provider_data=data)  # no origin: API unknown
+    (out,) = transform_messages([unknown], GROQ, "m")
+    assert out.provider_data == {}
+
+
+def test_the_same_api_plugin_sends_back_only_the_provider_data_it_accepts() -> None:
+    data = {"reasoning_details": [{"type": "reasoning.text", "text": "t"}], "annotations": []}
+    turn = deepseek_turn(provider_data=data)
+    router = OPENAI.evolve(
+        name="openrouter", compat=OpenAIChatCompat(replay_provider_data=("reasoning_details",))
+    )
+    request = adapt_request(ChatCompletionRequest("m", [turn]), router)
+    wire = chat_payload(router, request, False)["messages"][0]
+    assert wire["reasoning_details"] == data["reasoning_details"]
+    assert "annotations" not in wire
+    plain = chat_payload(OPENAI, adapt_request(ChatCompletionRequest("m", [turn]), OPENAI), False)
+    assert set(plain["messages"][0]) == {"role", "content"}  # OpenAI takes none of it back
+
+
+def test_core_compat_fields_steer_the_handoff() -> None:
+    target = OPENAI.evolve(compat=Compat(drop_foreign_thinking=True, tool_call_id_max_length=9))
+    (out,) = transform_messages([claude_turn("answer")], target, "gpt-4o")
+    assert out.text() == "answer"
+    assert tool_call_id_rule(target).max_length == 9
+    assert chat_payload(target, ChatCompletionRequest("gpt-4o", [Message.user("x")]), False)
+
+
+def test_context_round_trip_keeps_the_origin_for_the_handoff() -> None:
+    turn = deepseek_turn(provider_data={"annotations": [{"url": "https://a.example"}]})
+    restored = Context.loads(Context(None, [Message.user("q"), turn]).dumps())
+    assert restored.messages[1] == turn
+    out = transform_messages(restored.messages, GROQ, "m")
+    assert out[1] == turn

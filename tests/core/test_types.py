@@ -26,6 +26,7 @@ from llmcore import (
     DocumentPart,
     ImagePart,
     Message,
+    MessageOrigin,
     ModelInfo,
     ReasoningEffort,
     Role,
@@ -339,6 +340,8 @@ tool_calls = st.builds(
 thinking_blocks = st.builds(
     ThinkingBlock, text=text, signature=opt_text, redacted=opt_text, provider=opt_text, api=opt_text
 )
+nonempty = st.text(min_size=1, max_size=12)
+origins = st.builds(MessageOrigin, provider=nonempty, api=nonempty, model=opt_text)
 messages = st.builds(
     Message,
     role=st.sampled_from(Role),
@@ -349,6 +352,8 @@ messages = st.builds(
     reasoning=opt_text,
     thinking=st.lists(thinking_blocks, max_size=2),
     is_error=st.booleans(),
+    origin=st.none() | origins,
+    provider_data=json_objects,
 )
 # Tools are checked on construction: a non-empty name and a valid object schema.
 property_schemas = st.sampled_from(
@@ -394,7 +399,9 @@ requests = st.builds(
     # "n", "presence_penalty"... are checked like typed options; random values would not pass.
     extra=json_objects.filter(lambda d: "n" not in d),
 )
-usages = st.builds(Usage, counts, counts, counts, counts, counts, counts)
+usages = st.builds(
+    Usage, counts, counts, counts, counts, counts, counts, provider_data=json_objects
+)
 stop_reasons = maybe(st.sampled_from(StopReason))
 responses = st.builds(
     ChatCompletionResponse,
@@ -402,13 +409,19 @@ responses = st.builds(
     model=opt_text,
     choices=st.lists(
         st.builds(
-            Choice, index=counts, message=messages, finish_reason=opt_text, stop_reason=stop_reasons
+            Choice,
+            index=counts,
+            message=messages,
+            finish_reason=opt_text,
+            stop_reason=stop_reasons,
+            provider_data=json_objects,
         ),
         max_size=2,
     ),
     usage=maybe(usages),
     provider=opt_text,
     created=maybe(counts),
+    provider_data=json_objects,
 )
 tool_call_deltas = st.builds(
     ToolCallDelta,
@@ -417,6 +430,7 @@ tool_call_deltas = st.builds(
     name=opt_text,
     arguments=opt_text,
     extra=maybe(json_objects),
+    end=st.booleans(),
 )
 deltas = st.builds(
     Delta,
@@ -427,6 +441,8 @@ deltas = st.builds(
     reasoning_signature=opt_text,
     reasoning_redacted=opt_text,
     thinking_block_end=st.booleans(),
+    block_end=st.booleans(),
+    provider_data=json_objects,
 )
 chunks = st.builds(
     ChatCompletionChunk,
@@ -439,10 +455,12 @@ chunks = st.builds(
             delta=deltas,
             finish_reason=opt_text,
             stop_reason=stop_reasons,
+            provider_data=json_objects,
         ),
         max_size=2,
     ),
     usage=maybe(usages),
+    provider_data=json_objects,
 )
 model_infos = st.builds(
     ModelInfo, id=text, created=maybe(counts), owned_by=opt_text, extra=json_objects
@@ -485,7 +503,11 @@ def test_chunks_round_trip(chunk: ChatCompletionChunk) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.one_of(contents, tool_calls, thinking_blocks, tools, tool_choices, usages, model_infos))
+@given(
+    st.one_of(
+        contents, tool_calls, thinking_blocks, tools, tool_choices, usages, model_infos, origins
+    )
+)
 def test_smaller_values_round_trip(value: Any) -> None:
     _round_trip(value)
 

@@ -75,6 +75,17 @@ class OllamaProvider(Provider):
         return None if value is None else normalize_host(value)
 
 
+@attrs.frozen
+class OllamaCompat(Compat):
+    """The flags of the ``ollama-chat`` API. Ollama takes an assistant's reasoning back in its
+    ``thinking`` field, so a handoff puts foreign reasoning there (as plain reasoning text)
+    instead of in ``<thinking>`` tags."""
+
+    def carries_reasoning(self) -> bool:
+        """Always True: ``/api/chat`` reads ``thinking`` on assistant messages."""
+        return True
+
+
 OLLAMA = OllamaProvider(
     name="ollama",
     api=API,
@@ -82,7 +93,7 @@ OLLAMA = OllamaProvider(
     auth="none",
     key_required=False,
     base_url_env=("OLLAMA_HOST",),
-    compat=Compat(reasoning_field="thinking"),
+    compat=OllamaCompat(),
     distribution=DISTRIBUTION,
     description="Ollama's native API (/api/chat); set OLLAMA_HOST for another host",
 )

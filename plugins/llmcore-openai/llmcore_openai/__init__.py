@@ -21,11 +21,20 @@ from llmcore import (
     ModelInfo,
     Provider,
 )
+from llmcore_openai.compat import OpenAIChatCompat, openai_compat
 from llmcore_openai.parse import iter_chunks, parse_chat, parse_models
 from llmcore_openai.payload import build_chat_request, chat_payload
 from llmcore_openai.providers import API, OPENAI, OPENAI_COMPATIBLE, openai_compatible
 
-__all__ = ["API", "OPENAI", "OPENAI_COMPATIBLE", "chat_payload", "openai_compatible"]
+__all__ = [
+    "API",
+    "OPENAI",
+    "OPENAI_COMPATIBLE",
+    "OpenAIChatCompat",
+    "chat_payload",
+    "openai_compat",
+    "openai_compatible",
+]
 
 LLMCORE_APIS = (API,)
 

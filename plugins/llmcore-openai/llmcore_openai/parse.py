@@ -1,4 +1,14 @@
-"""OpenAI Chat Completions responses and streams -> unified objects (pure functions)."""
+"""OpenAI Chat Completions responses and streams -> unified objects (pure functions).
+
+Fields the wire carries and llmcore does not model are kept in ``provider_data`` (non-null
+values only), at the level they come from: the response's (``system_fingerprint``,
+``service_tier``, a gateway's ``provider`` or ``x_groq``...), the choice's (``logprobs`` as the
+list of token entries, ``refusal_logprobs``, ``native_finish_reason``...), the message's
+(``annotations``, ``refusal``, ``reasoning_details``...) and the usage's (the detail objects,
+``cost``, timings). Streams give the same keys: list values (``logprobs``, ``annotations``)
+arrive as items to append, and ``refusal`` as its whole text so far. The padding fields some
+servers add to stream frames against length side channels (``obfuscation``, ``p``) are dropped.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ from llmcore import (
 from llmcore.accumulate import finish_tool_call
 from llmcore.errors import error_for_status
 from llmcore.thinktags import ThinkTagSplitter, split_think_tags
+from llmcore_openai.compat import openai_compat
 
 __all__ = ["STOP_REASONS", "iter_chunks", "parse_chat", "parse_models", "parse_usage"]
 
@@ -46,6 +57,52 @@ STOP_REASONS: dict[str, StopReason] = {
 
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text", "thinking", "thought")
 _TOOL_CALL_KEYS = {"id", "type", "function", "index"}
+
+# what llmcore models, per level (everything else non-null goes to provider_data)
+_RESPONSE_KEYS = frozenset({"id", "object", "created", "model", "choices", "usage", "error"})
+_CHUNK_KEYS = _RESPONSE_KEYS | {"obfuscation", "p"}  # padding against length side channels
+_CHOICE_KEYS = frozenset({"index", "message", "delta", "finish_reason", "logprobs", "usage"})
+_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", *_REASONING_FIELDS})
+_USAGE_KEYS = frozenset(
+    {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_cache_hit_tokens"}
+)
+# modelled counts inside the usage's detail objects (the rest of those objects is kept)
+_USAGE_DETAIL_KEYS = {
+    "prompt_tokens_details": frozenset({"cached_tokens", "cache_write_tokens"}),
+    "completion_tokens_details": frozenset({"reasoning_tokens"}),
+}
+
+
+def _unmodelled(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The non-null fields of ``obj`` that llmcore does not model."""
+    return {k: v for k, v in obj.items() if k not in known and v is not None}
+
+
+def _usage_data(raw: dict[str, Any]) -> dict[str, Any]:
+    """The usage's unmodelled fields; detail objects without the counts llmcore models."""
+    data = _unmodelled(raw, _USAGE_KEYS)
+    for key, modelled in _USAGE_DETAIL_KEYS.items():
+        details = data.get(key)
+        if isinstance(details, dict):
+            rest = _unmodelled(details, modelled)
+            if rest:
+                data[key] = rest
+            else:
+                del data[key]
+    return data
+
+
+def _choice_data(raw: dict[str, Any]) -> dict[str, Any]:
+    """A choice's provider data: ``logprobs`` as the list of token entries (so streamed entries
+    append), ``refusal_logprobs`` likewise, plus its unmodelled fields."""
+    data = _unmodelled(raw, _CHOICE_KEYS)
+    logprobs = raw.get("logprobs")
+    if isinstance(logprobs, dict):
+        if isinstance(logprobs.get("content"), list):
+            data["logprobs"] = logprobs["content"]
+        if isinstance(logprobs.get("refusal"), list):
+            data["refusal_logprobs"] = logprobs["refusal"]
+    return data
 
 
 def _int(value: Any) -> int:
@@ -69,6 +126,7 @@ def parse_usage(raw: Any) -> Usage | None:
         cached_tokens=cached,
         cache_write_tokens=_int(pdetails.get("cache_write_tokens")),
         reasoning_tokens=_int(cdetails.get("reasoning_tokens")),
+        provider_data=_usage_data(raw),
     )
 
 
@@ -132,7 +190,7 @@ def raise_body_error(provider: Provider, obj: dict[str, Any], status: int | None
 def _message(provider: Provider, raw: dict[str, Any]) -> Message:
     content, part_reasoning = _content_and_reasoning(raw.get("content"))
     reasoning = _reasoning_field(raw) or part_reasoning
-    if provider.compat.think_tags and content:
+    if openai_compat(provider).think_tags and content:
         content, tagged = split_think_tags(content)
         reasoning = reasoning or tagged
     calls = tuple(
@@ -145,7 +203,11 @@ def _message(provider: Provider, raw: dict[str, Any]) -> Message:
         for c in raw.get("tool_calls") or ()
     )
     return Message(
-        Role(raw.get("role") or "assistant"), content or "", tool_calls=calls, reasoning=reasoning
+        Role(raw.get("role") or "assistant"),
+        content or "",
+        tool_calls=calls,
+        reasoning=reasoning,
+        provider_data=_unmodelled(raw, _MESSAGE_KEYS),
     )
 
 
@@ -165,6 +227,7 @@ def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResp
                 message,
                 finish,
                 _stop_reason(finish, bool(message.tool_calls), provider),
+                provider_data=_choice_data(raw),
             )
         )
     return ChatCompletionResponse(
@@ -174,6 +237,7 @@ def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResp
         usage=parse_usage(body.get("usage")),
         provider=provider.name,
         created=body.get("created"),
+        provider_data=_unmodelled(body, _RESPONSE_KEYS),
     )
 
 
@@ -219,9 +283,11 @@ def _tool_deltas(raw_calls: Any, tools: _ToolIndex) -> tuple[ToolCallDelta, ...]
 
 def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCompletionChunk]:
     """Chunks from SSE frames; returns True once ``[DONE]`` arrived."""
+    think_tags = openai_compat(provider).think_tags
     tools: dict[int, _ToolIndex] = {}
     splitters: dict[int, ThinkTagSplitter] = {}
     has_tools: set[int] = set()
+    refusals: dict[int, str] = {}  # each choice's refusal so far (sent whole: later wins)
     for frame in frames:
         data = frame.data.strip()
         if not data:
@@ -242,7 +308,7 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
             delta = raw.get("delta") or {}
             content, part_reasoning = _content_and_reasoning(delta.get("content"))
             reasoning = _reasoning_field(delta) or part_reasoning
-            if provider.compat.think_tags and content:
+            if think_tags and content:
                 splitter = splitters.setdefault(index, ThinkTagSplitter())
                 content, tagged = splitter.feed(content)
                 reasoning = (reasoning or "") + tagged or None
@@ -251,6 +317,10 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
                 has_tools.add(index)
             finish = raw.get("finish_reason")
             role = delta.get("role")
+            message_data = _unmodelled(delta, _MESSAGE_KEYS)
+            if isinstance(message_data.get("refusal"), str):
+                refusals[index] = refusals.get(index, "") + message_data["refusal"]
+                message_data["refusal"] = refusals[index]
             choices.append(
                 ChunkChoice(
                     index,
@@ -259,15 +329,23 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
                         content=content or None,
                         reasoning=reasoning or None,
                         tool_calls=calls,
+                        provider_data=message_data,
                     ),
                     finish,
                     _stop_reason(finish, index in has_tools, provider),
+                    provider_data=_choice_data(raw),
                 )
             )
         usage = parse_usage(obj.get("usage") or (obj.get("x_groq") or {}).get("usage"))
         if usage is None and obj.get("choices"):
             usage = parse_usage((obj["choices"][0] or {}).get("usage"))
-        yield ChatCompletionChunk(obj.get("id"), obj.get("model"), tuple(choices), usage)
+        yield ChatCompletionChunk(
+            obj.get("id"),
+            obj.get("model"),
+            tuple(choices),
+            usage,
+            provider_data=_unmodelled(obj, _CHUNK_KEYS),
+        )
     tail = _flush(splitters)
     if tail is not None:
         yield tail

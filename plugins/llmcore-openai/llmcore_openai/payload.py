@@ -16,6 +16,7 @@ from llmcore import (
     ToolChoice,
 )
 from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, TextPart
+from llmcore_openai.compat import openai_compat
 
 __all__ = ["build_chat_request", "chat_payload", "message_to_wire"]
 
@@ -26,7 +27,7 @@ AUDIO_PLACEHOLDER = "[audio omitted: this model does not accept audio]"
 def system_role(provider: Provider, model: str) -> str:
     """``system`` or ``developer``; ``auto`` picks ``developer`` for the provider's reasoning
     models (OpenAI o-series and gpt-5 reject ``system`` on some endpoints)."""
-    role = provider.compat.system_role
+    role = openai_compat(provider).system_role
     if role == "auto":
         reasoning = any(fnmatch.fnmatchcase(model, p) for p in provider.capabilities.reasoning)
         return "developer" if reasoning else "system"
@@ -119,10 +120,15 @@ def message_to_wire(message: Message, provider: Provider, model: str) -> dict[st
                 }
                 for c in message.tool_calls
             ]
-        field = provider.compat.reasoning_field
+        compat = openai_compat(provider)
+        field = compat.reasoning_field
         reasoning = message.reasoning_any()
         if field and reasoning:
             wire[field] = reasoning
+        # handoffs keep provider_data only for messages that came from this API
+        for key in compat.replay_provider_data:
+            if key in message.provider_data:
+                wire[key] = message.provider_data[key]
     else:
         wire["content"] = content_to_wire(message.content, provider, model)
     if message.name:
@@ -185,6 +191,7 @@ def chat_payload(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``."""
     model = request.model
+    compat = openai_compat(provider)
     body: dict[str, Any] = {"model": model, "messages": messages_to_wire(request, provider)}
     optional = {
         "temperature": request.temperature,
@@ -195,18 +202,18 @@ def chat_payload(
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     if request.max_tokens is not None:
-        body[provider.compat.max_tokens_field] = request.max_tokens
+        body[compat.max_tokens_field] = request.max_tokens
     if request.stop is not None:
         body["stop"] = list(request.stop)
     if request.tools:
         body["tools"] = [tool_to_wire(t) for t in request.tools]
     if request.tool_choice is not None:
         body["tool_choice"] = tool_choice_to_wire(request.tool_choice)
-    if request.reasoning_effort is not None and provider.compat.reasoning_effort:
+    if request.reasoning_effort is not None and compat.reasoning_effort:
         body["reasoning_effort"] = request.reasoning_effort.value
     if stream:
         body["stream"] = True
-        if provider.compat.stream_usage:
+        if compat.stream_usage:
             body["stream_options"] = {"include_usage": True}
     body.update(request.extra)
     return body

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from llmcore import Capabilities, Compat, Provider
+from llmcore import Capabilities, Provider
+from llmcore_openai.compat import OpenAIChatCompat
 
 __all__ = ["API", "OPENAI", "OPENAI_COMPATIBLE", "openai_compatible"]
 
@@ -17,7 +18,7 @@ OPENAI = Provider(
     base_url="https://api.openai.com/v1",
     api_key_env=("OPENAI_API_KEY",),
     base_url_env=("OPENAI_BASE_URL",),
-    compat=Compat(system_role="auto", max_tokens_field="max_completion_tokens"),
+    compat=OpenAIChatCompat(system_role="auto", max_tokens_field="max_completion_tokens"),
     capabilities=Capabilities(
         vision=("gpt-4o*", "gpt-4.1*", "gpt-4-turbo*", "gpt-5*", "o1*", "o3*", "o4*", "chatgpt-*"),
         audio=("gpt-4o-audio*", "gpt-4o-mini-audio*"),
@@ -33,7 +34,7 @@ OPENAI_COMPATIBLE = Provider(
     base_url="http://127.0.0.1:8000/v1",
     api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
     key_required=False,
-    compat=Compat(reasoning_effort=False),
+    compat=OpenAIChatCompat(reasoning_effort=False),
     distribution=DISTRIBUTION,
     description="any OpenAI-compatible server; pass base_url= to Client",
 )
@@ -52,6 +53,7 @@ def openai_compatible(
     reasoning_effort: bool = False,
     think_tags: bool = False,
     reasoning_field: str | None = None,
+    replay_provider_data: Iterable[str] = (),
     headers: Mapping[str, str] | None = None,
     capabilities: Capabilities | None = None,
 ) -> Provider:
@@ -61,7 +63,9 @@ def openai_compatible(
     ``developer`` or ``auto``), ``max_tokens_field`` (``max_tokens`` or
     ``max_completion_tokens``), ``stream_usage`` (send ``stream_options.include_usage``),
     ``reasoning_effort`` (accepts that field), ``think_tags`` (reasoning inlined as
-    ``<think>``), ``reasoning_field`` (field that carries reasoning back in history).
+    ``<think>``), ``reasoning_field`` (field that carries reasoning back in history),
+    ``replay_provider_data`` (message ``provider_data`` keys the server accepts back): see
+    :class:`~llmcore_openai.OpenAIChatCompat`.
     ``api_key_env`` and ``base_url_env`` name the environment variables for the key and for a
     base URL that replaces ``base_url`` when the client gets no ``base_url=``.
 
@@ -84,13 +88,14 @@ def openai_compatible(
         base_url_env=base_url_env,
         key_required=key_required,
         headers=dict(headers or {}),
-        compat=Compat(
+        compat=OpenAIChatCompat(
             system_role=system_role,
             max_tokens_field=max_tokens_field,
             stream_usage=stream_usage,
             reasoning_effort=reasoning_effort,
             think_tags=think_tags,
             reasoning_field=reasoning_field,
+            replay_provider_data=tuple(replay_provider_data),
         ),
         capabilities=capabilities or Capabilities(),
         distribution=DISTRIBUTION,

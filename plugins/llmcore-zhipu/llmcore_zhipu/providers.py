@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import attrs
 
-from llmcore import Capabilities, Compat, InvalidInputError, Provider
+from llmcore import Capabilities, InvalidInputError, Provider
+from llmcore_openai import OpenAIChatCompat
 
 __all__ = [
     "API",
@@ -37,7 +38,7 @@ _CAPABILITIES = Capabilities(
 
 # Assistant reasoning goes back as ``reasoning_content`` (preserved thinking needs it); the
 # ``thinking`` object replaces OpenAI's ``reasoning_effort`` field, which is never sent.
-_COMPAT = Compat(reasoning_effort=False, reasoning_field="reasoning_content")
+_COMPAT = OpenAIChatCompat(reasoning_effort=False, reasoning_field="reasoning_content")
 
 ZHIPU = Provider(
     name="zhipu",

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import llmcore
@@ -18,7 +19,6 @@ from llmcore import (
     AudioPart,
     Capabilities,
     ChatCompletionRequest,
-    Compat,
     Content,
     Message,
     Provider,
@@ -28,7 +28,7 @@ from llmcore import (
     ToolCall,
     ToolChoice,
 )
-from llmcore_openai import OPENAI, openai_compatible
+from llmcore_openai import OPENAI, openai_compat, openai_compatible
 from llmcore_openai.payload import (
     AUDIO_PLACEHOLDER,
     IMAGE_PLACEHOLDER,
@@ -54,14 +54,7 @@ WEATHER = Tool(
 
 
 def _with(provider: Provider, **compat: Any) -> Provider:
-    return provider.evolve(compat=Compat(**{**_compat_fields(provider), **compat}))
-
-
-def _compat_fields(provider: Provider) -> dict[str, Any]:
-    c = provider.compat
-    return {"system_role": c.system_role, "max_tokens_field": c.max_tokens_field,
-            "stream_usage": c.stream_usage, "reasoning_effort": c.reasoning_effort,
-            "think_tags": c.think_tags, "reasoning_field": c.reasoning_field}
+    return provider.evolve(compat=attrs.evolve(openai_compat(provider), **compat))
 
 
 def payload(request: ChatCompletionRequest, provider: Provider = COMPAT,
