@@ -26,7 +26,10 @@ def frames(*events: dict[str, Any]) -> Iterator[Frame]:
         yield Frame(json.dumps(event), event=str(event["type"]))
 
 
-def run(*events: dict[str, Any]) -> tuple[list[llmcore.ChatCompletionChunk], Any, StreamAccumulator]:
+Run = tuple[list[llmcore.ChatCompletionChunk], Any, StreamAccumulator]
+
+
+def run(*events: dict[str, Any]) -> Run:
     """The chunks, the iterator's return value and the accumulated answer."""
     gen = iter_chunks(ANTHROPIC, frames(*events))
     chunks: list[llmcore.ChatCompletionChunk] = []
@@ -225,7 +228,7 @@ def test_invalid_streamed_tool_json_is_kept_raw() -> None:
 
 
 def test_server_tool_blocks_and_citations_are_not_tool_calls_or_text() -> None:
-    chunks, _, acc = run(
+    _, _, acc = run(
         start(),
         block_start(0, {"type": "server_tool_use", "id": "srv", "name": "web_search",
                         "input": {}}),
