@@ -2,7 +2,8 @@
 # Build each distribution's wheel on its own, install core + openai into an empty venv and use
 # them; then install llmcore + llmcore-zhipu alone into a second empty venv (pip brings
 # llmcore-openai, which llmcore-zhipu declares, from the same folder) and chat with
-# Client("zhipu") over a loopback socket; then core + ollama ALONE into a third one.
+# Client("zhipu") over a loopback socket; then core + ollama, and core + anthropic, each ALONE
+# into an empty venv of its own.
 # The name `llmcore` on the public index belongs to an unrelated project: only local wheels are
 # installed here (--no-index for our two, their dependencies from the index as usual).
 set -euo pipefail
@@ -14,6 +15,7 @@ python -m build --wheel --outdir "$WORK/dist" "$ROOT"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-openai"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-zhipu"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-ollama"
+python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-anthropic"
 ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
@@ -142,4 +144,58 @@ stream = client.chat_completion_stream(
 assert stream.text() == "hi" and stream.response.usage.total_tokens == 4
 server.shutdown()
 print("llmcore-ollama installed alone from wheels: Client('ollama') works")
+PY
+
+# --- # llmcore-anthropic alone: an empty venv gets only llmcore and llmcore-anthropic (pip brings what
+# llmcore-anthropic declares), and Client("anthropic") answers from a one-shot loopback server.
+rm -rf "$WORK/venv-anthropic"
+python -m venv "$WORK/venv-anthropic"
+APY="$WORK/venv-anthropic/bin/python"
+"$APY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$APY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-anthropic
+"$APY" - <<'PY'
+import importlib.metadata as md
+import json, os, pathlib, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+import llmcore, llmcore_anthropic
+assert "site-packages" in llmcore_anthropic.__file__, llmcore_anthropic.__file__
+assert (pathlib.Path(llmcore_anthropic.__file__).parent / "py.typed").exists()
+try:
+    md.version("llmcore-openai")
+except md.PackageNotFoundError:
+    pass
+else:
+    raise AssertionError("llmcore-openai must not be installed here")
+licences = [f for f in md.files("llmcore-anthropic") or () if f.name == "LICENSE"]
+assert licences and "MIT License" in licences[0].read_text()
+assert {"anthropic", "anthropic-bearer"} <= set(llmcore.supported_providers())
+seen = {}
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        seen["path"], seen["key"] = self.path, self.headers.get("x-api-key")
+        seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"id": "msg_1", "type": "message", "role": "assistant",
+                           "model": "claude-test", "content": [{"type": "text",
+                           "text": "wheel install works"}], "stop_reason": "end_turn",
+                           "usage": {"input_tokens": 3, "output_tokens": 3}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.handle_request, daemon=True).start()
+os.environ["ANTHROPIC_API_KEY"] = "sk-ant-wheel-check"
+os.environ["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+text = llmcore.Client("anthropic").quick_chat_text("claude-test", "hi")
+assert text == "wheel install works", text
+assert seen["path"] == "/v1/messages" and seen["key"] == "sk-ant-wheel-check", seen
+assert seen["body"]["max_tokens"] == 4096, seen
+server.server_close()
+print(text, "(llmcore + llmcore-anthropic only)")
 PY
