@@ -2,8 +2,8 @@
 # Build each distribution's wheel on its own, install core + openai into an empty venv and use
 # them; then install llmcore + llmcore-zhipu alone into a second empty venv (pip brings
 # llmcore-openai, which llmcore-zhipu declares, from the same folder) and chat with
-# Client("zhipu") over a loopback socket; then core + ollama, and core + anthropic, each ALONE
-# into an empty venv of its own.
+# Client("zhipu") over a loopback socket; then core + ollama, core + anthropic and core + gemini,
+# each ALONE into an empty venv of its own.
 # The name `llmcore` on the public index belongs to an unrelated project: only local wheels are
 # installed here (--no-index for our two, their dependencies from the index as usual).
 set -euo pipefail
@@ -16,6 +16,7 @@ python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-openai"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-zhipu"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-ollama"
 python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-anthropic"
+python -m build --wheel --outdir "$WORK/dist" "$ROOT/plugins/llmcore-gemini"
 ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
@@ -199,3 +200,37 @@ assert seen["body"]["max_tokens"] == 4096, seen
 server.server_close()
 print(text, "(llmcore + llmcore-anthropic only)")
 PY
+
+# --- llmcore-gemini alone (llmcore + that one plugin), against a one-shot loopback answer -------
+rm -rf "$WORK/venv-gemini"
+python -m venv "$WORK/venv-gemini"
+PY="$WORK/venv-gemini/bin/python"
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-gemini
+(cd "$WORK" && "$PY" - <<'PY'
+import http.server, json, threading
+import llmcore, llmcore_gemini
+assert "site-packages" in llmcore_gemini.__file__, llmcore_gemini.__file__
+assert set(llmcore.supported_providers()) == {"gemini"}, llmcore.supported_providers()
+seen = {}
+class Once(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        seen["path"], seen["key"] = self.path, self.headers.get("x-goog-api-key")
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "gemini wheel works"}]}, "finishReason": "STOP"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Once)
+threading.Thread(target=server.handle_request, daemon=True).start()
+client = llmcore.Client("gemini", api_key="wheel-key",
+                        base_url=f"http://127.0.0.1:{server.server_port}")
+print(client.quick_chat_text("gemini-2.5-flash", "hi"))
+assert seen == {"path": "/v1beta/models/gemini-2.5-flash:generateContent", "key": "wheel-key"}
+PY
+)
