@@ -82,6 +82,7 @@ def zhipu_compat(provider: Provider) -> ZhipuCompat:
     valid = isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 1
     return ZhipuCompat(**fields, jwt_ttl_seconds=ttl if valid else DEFAULT_JWT_TTL_SECONDS)
 
+
 _CAPABILITIES = Capabilities(
     # The GLM vision models carry a "v" after the version: glm-4v, glm-4v-plus, glm-4.6v...
     vision=("glm-*v", "glm-*v-*"),
