@@ -78,9 +78,11 @@ def zhipu_compat(provider: Provider) -> ZhipuCompat:
     if isinstance(compat, ZhipuCompat):
         return compat
     fields = attrs.asdict(openai_compat(provider), recurse=False)
-    ttl = compat.extra.get(JWT_TTL_FLAG)
-    valid = isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 1
-    return ZhipuCompat(**fields, jwt_ttl_seconds=ttl if valid else DEFAULT_JWT_TTL_SECONDS)
+    ttl = DEFAULT_JWT_TTL_SECONDS
+    older = compat.extra.get(JWT_TTL_FLAG)
+    if isinstance(older, int) and not isinstance(older, bool) and older >= 1:
+        ttl = older
+    return ZhipuCompat(**fields, jwt_ttl_seconds=ttl)
 
 
 _CAPABILITIES = Capabilities(
