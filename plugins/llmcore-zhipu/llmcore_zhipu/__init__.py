@@ -34,10 +34,11 @@ from llmcore_zhipu.payload import build_request, thinking_for, web_search
 from llmcore_zhipu.providers import (
     API,
     DEFAULT_JWT_TTL_SECONDS,
-    JWT_TTL_FLAG,
     ZAI,
     ZHIPU,
+    ZhipuCompat,
     with_jwt,
+    zhipu_compat,
 )
 
 __all__ = [
@@ -45,10 +46,12 @@ __all__ = [
     "DEFAULT_JWT_TTL_SECONDS",
     "ZAI",
     "ZHIPU",
+    "ZhipuCompat",
     "jwt_token",
     "thinking_for",
     "web_search",
     "with_jwt",
+    "zhipu_compat",
 ]
 
 LLMCORE_APIS = (API,)
@@ -71,8 +74,8 @@ def authenticate(
 ) -> HttpRequest | None:
     if provider.auth != "custom":
         return None  # bearer (the key as is): the core's default
-    ttl = provider.compat.extra.get(JWT_TTL_FLAG, DEFAULT_JWT_TTL_SECONDS)
-    return sign_request(provider, http_request, credential, now, int(ttl))
+    ttl = zhipu_compat(provider).jwt_ttl_seconds
+    return sign_request(provider, http_request, credential, now, ttl)
 
 
 @llmcore.hookimpl

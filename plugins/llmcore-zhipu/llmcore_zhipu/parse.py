@@ -6,12 +6,22 @@ llmcore-openai's parser reads; its finish-reason table already holds GLM's extra
 ``model_context_window_exceeded`` -> length). What this module adds is GLM's business error
 codes: a body ``{"error": {"code": "1301", "message": "..."}}``, on an HTTP error or inside a
 200 answer or stream, becomes the llmcore error class the code means.
+
+GLM's own answer fields are kept in ``provider_data`` by the openai-chat parser, which keeps
+every field it does not model: on the response, ``request_id``, ``web_search`` (the search
+results of the built-in web search tool, a list of ``{title, link, content, media, icon,
+refer, publish_date}``), ``content_filter`` (``[{role, level}]``) and ``video_result``; on the
+message, ``audio``. In a stream, the list fields are whole values that a chunk may repeat;
+:func:`iter_glm_chunks` passes on only the items not sent before, so the accumulated
+``provider_data`` (whose rule appends lists) holds each result once, as a whole answer does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from typing import Any, cast
+
+import attrs
 
 from llmcore import (
     AuthenticationError,
@@ -33,7 +43,14 @@ from llmcore import (
 )
 from llmcore_openai.parse import iter_chunks, parse_chat
 
-__all__ = ["ERROR_CODES", "NOT_RETRYABLE_CODES", "error_for_code", "iter_glm_chunks", "parse_glm"]
+__all__ = [
+    "ERROR_CODES",
+    "NOT_RETRYABLE_CODES",
+    "WHOLE_LIST_FIELDS",
+    "error_for_code",
+    "iter_glm_chunks",
+    "parse_glm",
+]
 
 ERROR_CODES: dict[str, type[LlmError]] = {
     # authentication: failed, no token, invalid token, expired token, verification failed
@@ -127,16 +144,61 @@ def parse_glm(provider: Provider, response: HttpResponse) -> ChatCompletionRespo
         raise _retyped(provider, exc, response.status) from None
 
 
+WHOLE_LIST_FIELDS = ("web_search", "content_filter", "video_result")
+"""Response-level list fields a GLM stream may send whole in several chunks."""
+
+
+class _NewItems:
+    """Turns each chunk's whole list values into the items not passed on before."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[Any]] = {}
+
+    def __call__(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
+        data = chunk.provider_data
+        if not any(isinstance(data.get(k), list) for k in WHOLE_LIST_FIELDS):
+            return chunk
+        out = dict(data)
+        for key in WHOLE_LIST_FIELDS:
+            value = data.get(key)
+            if not isinstance(value, list):
+                continue
+            sent = self.sent.get(key, [])
+            if value[: len(sent)] == sent:  # the whole list again, maybe with more items
+                new = value[len(sent) :]
+                self.sent[key] = list(value)
+            else:  # items of their own
+                new = value
+                self.sent[key] = sent + value
+            if new:
+                out[key] = new
+            else:
+                del out[key]
+        return attrs.evolve(chunk, provider_data=out)
+
+
 def iter_glm_chunks(
     provider: Provider, frames: Iterator[Frame]
 ) -> Generator[ChatCompletionChunk, None, bool | None]:
-    """Stream chunks; returns True once ``[DONE]`` arrived. Error frames raise by GLM code."""
+    """Stream chunks; returns True once ``[DONE]`` arrived. Error frames raise by GLM code.
+
+    The list fields of :data:`WHOLE_LIST_FIELDS` carry, in each chunk, only the items that no
+    earlier chunk sent (a chunk that repeats the list so far carries none of it).
+    """
     # llmcore-openai's iterator is a generator that returns True at ``[DONE]``.
     chunks = cast(
         "Generator[ChatCompletionChunk, None, bool | None]", iter_chunks(provider, frames)
     )
+    new_items = _NewItems()
     try:
-        done = yield from chunks
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration as stop:
+                done: bool | None = stop.value
+                return done
+            yield new_items(chunk)
     except LlmError as exc:
         raise _retyped(provider, exc, exc.status) from None
-    return done
+    finally:
+        chunks.close()  # a stream closed early closes the frame reader too

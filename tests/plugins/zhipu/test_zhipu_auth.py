@@ -112,3 +112,48 @@ def test_with_jwt_rejects_a_bad_ttl(ttl: object) -> None:
     with pytest.raises(InvalidInputError) as caught:
         with_jwt(ZHIPU, ttl_seconds=ttl)  # type: ignore[arg-type]
     assert caught.value.field == "ttl_seconds"
+
+
+# --- the token lifetime lives in the zhipu-chat flags -------------------------------------------
+def test_providers_carry_zhipu_compat_with_glm_defaults() -> None:
+    for provider in (ZHIPU, ZAI):
+        assert type(provider.compat) is llmcore_zhipu.ZhipuCompat
+        assert provider.compat.reasoning_effort is False
+        assert provider.compat.reasoning_field == "reasoning_content"
+        assert provider.compat.jwt_ttl_seconds == llmcore_zhipu.DEFAULT_JWT_TTL_SECONDS
+        assert provider.compat.extra == {}
+
+
+def test_with_jwt_keeps_the_ttl_as_a_typed_flag() -> None:
+    provider = with_jwt(ZAI, ttl_seconds=30)
+    compat = provider.compat
+    assert isinstance(compat, llmcore_zhipu.ZhipuCompat)
+    assert compat.jwt_ttl_seconds == 30
+    assert compat.extra == {}  # not a free-form key any more
+    assert compat.reasoning_field == "reasoning_content"  # the other flags are kept
+    assert ZAI.compat.jwt_ttl_seconds == llmcore_zhipu.DEFAULT_JWT_TTL_SECONDS  # a copy
+
+
+def test_with_jwt_on_a_provider_with_plain_compat_keeps_its_flags() -> None:
+    plain = ZHIPU.evolve(compat=llmcore.Compat(tool_call_id_max_length=40, extra={"x": 1}))
+    compat = with_jwt(plain, ttl_seconds=45).compat
+    assert isinstance(compat, llmcore_zhipu.ZhipuCompat)
+    assert (compat.jwt_ttl_seconds, compat.tool_call_id_max_length) == (45, 40)
+    assert compat.extra == {"x": 1}
+
+
+def test_the_older_extra_key_still_sets_the_ttl() -> None:
+    """A provider made before ``ZhipuCompat`` (lifetime in ``Compat.extra``) still signs with it."""
+    older = ZHIPU.evolve(auth="custom", compat=llmcore.Compat(extra={"jwt_ttl_seconds": 30}))
+    assert llmcore_zhipu.zhipu_compat(older).jwt_ttl_seconds == 30
+    signed = llmcore_zhipu.authenticate(older, _request(), Secret(KEY), NOW)
+    assert signed is not None
+    want = _known_token("0123456789abcdef", "SeCrEt-value_42", 1_700_000_030_123, 1_700_000_000_123)
+    assert signed.header("Authorization") == f"Bearer {want}"
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 1.5, True, "60", None])
+def test_zhipu_compat_rejects_a_bad_ttl(ttl: object) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        llmcore_zhipu.ZhipuCompat(jwt_ttl_seconds=ttl)  # type: ignore[arg-type]
+    assert caught.value.field == "jwt_ttl_seconds"
