@@ -981,6 +981,11 @@ def check_sample_round_trip(
                     else:
                         events = list(stream.events())
                         expected_full = {**expected, "finish_reason": stream.response.finish_reason}
+                        usage = stream.response.usage  # a sample may report usage, or not
+                        if usage is not None:
+                            expected_full["usage_normalised"] = {
+                                k: getattr(usage, field) for k, field in _USAGE_FIELDS.items()
+                            }
                         assert_events_match(events, stream, expected_full, where=where)
             _eq(where, "text", stream.response.text(), text)
             _eq(where, "stop reason", stream.response.stop_reason, StopReason.STOP)
