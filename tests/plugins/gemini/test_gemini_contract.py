@@ -2,8 +2,8 @@
 
 The protocol sample writes bodies the way Gemini does: a stream is ``alt=sse`` events, one
 ``GenerateContentResponse`` per event, the last one carrying ``finishReason`` (a stream cut
-before it is truncated: Gemini sends no end marker; the kit's round trip wants no usage); an error is a Google RPC error
-body (``{"error": {"code", "message", "status"}}``).
+before it is truncated: Gemini sends no end marker; the kit's round trip wants no usage); an
+error is a Google RPC error body (``{"error": {"code", "message", "status"}}``).
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import llmcore_openai
 from loopback import LoopbackServer, Reply
 
 import llmcore
+import llmcore_openai
 from llmcore import Context, Message, MessageOrigin, StopReason, Tool
 
 GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -26,11 +26,13 @@ OPENAI_PATH = "/v1/chat/completions"
 TOOL = Tool("get_time", "The time", {"type": "object", "properties": {}})
 
 
+_RATINGS = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]
+
+
 def _gemini(parts: list[dict[str, Any]]) -> Reply:
     return Reply.json({
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
-                        "index": 0, "safetyRatings": [
-                            {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]}],
+                        "index": 0, "safetyRatings": _RATINGS}],
         "modelVersion": "gemini-2.5-flash", "responseId": "resp-1",
         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3,
                           "thoughtsTokenCount": 4, "totalTokenCount": 12},
