@@ -253,7 +253,8 @@ class _Engine:
 
     def _end(self, reason: StopReason | None, err: LlmError | None) -> None:
         self.tail = self.acc.close_blocks()
-        self.final = self.acc.response(stop_reason=reason)
+        whole = self.complete if reason is None else None  # a whole answer stays as parsed
+        self.final = whole if whole is not None else self.acc.response(stop_reason=reason)
         self.error = err
         first = self.final.choices[0] if self.final.choices else None
         message = first.message if first else Message(Role.ASSISTANT)

@@ -18,7 +18,7 @@ from llmcore import (
     HttpRequest,
     HttpResponse,
     LlmError,
-    ModelInfo,
+    ModelPage,
     Provider,
 )
 from llmcore_gemini.parse import (
@@ -26,7 +26,6 @@ from llmcore_gemini.parse import (
     next_page_token,
     parse_generate,
     parse_models,
-    safety_ratings,
 )
 from llmcore_gemini.parse import (
     parse_error as _parse_error,
@@ -40,26 +39,35 @@ __all__ = [
     "MODELS_PAGE_SIZE",
     "generate_payload",
     "list_models_request",
+    "model_page",
     "next_page_token",
-    "safety_ratings",
     "synthetic_call_id",
 ]
 
 LLMCORE_APIS = (API,)
 
 MODELS_PAGE_SIZE = 1000
-"""Models asked for per page: the API's maximum, so one page holds every model today."""
+"""Models asked for per page: the API's maximum (the server may send fewer and a
+``nextPageToken``; :meth:`llmcore.Client.list_models` then follows the pages)."""
 
 
 def list_models_request(provider: Provider, page_token: str | None = None) -> HttpRequest:
-    """``GET models`` for one page (``pageSize``, and ``pageToken`` for the pages after the
-    first: see :func:`next_page_token`)."""
+    """``GET models`` for one page: ``pageSize``, and for the pages after the first the
+    ``pageToken`` the previous page ended with (see :func:`next_page_token`)."""
     params = {"pageSize": str(MODELS_PAGE_SIZE)}
     if page_token:
         params["pageToken"] = page_token
     return HttpRequest(
         "GET", api_url(provider, "models"), {"Accept": "application/json"}, params=params
     )
+
+
+def model_page(provider: Provider, response: HttpResponse) -> ModelPage:
+    """One page of ``GET models``: its models, and the request for the next page when the page
+    carries a ``nextPageToken`` (the same ``pageSize``, that token as ``pageToken``)."""
+    token = next_page_token(response)
+    following = list_models_request(provider, token) if token else None
+    return ModelPage(parse_models(response), following)
 
 
 @llmcore.hookimpl
@@ -93,5 +101,5 @@ def build_list_models(provider: Provider) -> HttpRequest:
 
 
 @llmcore.hookimpl
-def parse_list_models(provider: Provider, response: HttpResponse) -> list[ModelInfo]:
-    return parse_models(response)
+def parse_list_models(provider: Provider, response: HttpResponse) -> ModelPage:
+    return model_page(provider, response)

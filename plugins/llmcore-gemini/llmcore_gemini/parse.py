@@ -20,6 +20,25 @@ stream accumulator, so a streamed and a non-streamed answer give the same messag
   ``candidatesTokenCount + thoughtsTokenCount`` (``reasoning_tokens`` the latter),
   ``prompt_tokens`` is ``promptTokenCount + toolUsePromptTokenCount``, ``cached_tokens`` is
   ``cachedContentTokenCount``.
+
+Provider data (what Gemini sends and the unified objects have no field for) is kept as Gemini
+spells it, at the level it belongs to:
+
+- the response's ``provider_data``: every top-level field but ``candidates`` and
+  ``usageMetadata``: ``responseId``, ``modelVersion``, ``promptFeedback`` (with the prompt's
+  ``safetyRatings``), ``createTime``, ``modelStatus``...;
+- each choice's ``provider_data``: every candidate field but ``content``, ``finishReason`` and
+  ``index``: ``safetyRatings``, ``citationMetadata``, ``groundingMetadata``,
+  ``urlContextMetadata``, ``finishMessage``, ``avgLogprobs``, ``logprobsResult``...;
+- the usage's ``provider_data``: every ``usageMetadata`` field but the counts the usage holds
+  (``promptTokensDetails``, ``candidatesTokensDetails``, ``cacheTokensDetails``,
+  ``toolUsePromptTokenCount``, ``trafficType``...).
+
+Gemini repeats these fields in every object of a stream. Under the core's accumulation rule
+(lists appended, other values replaced), the chunks carry a field only when it changed, and of a
+list only the items not sent before, so a streamed answer ends with the same data as the same
+objects read whole: the latest value of each field, and each distinct list item once, in order
+of arrival (a safety category rated again with another probability appears again, later).
 """
 
 from __future__ import annotations
@@ -74,7 +93,6 @@ __all__ = [
     "parse_models",
     "parse_usage",
     "response_chunks",
-    "safety_ratings",
 ]
 
 SIGNATURE = "thoughtSignature"
@@ -128,8 +146,22 @@ def _int(value: Any) -> int:
 
 
 # --- usage ------------------------------------------------------------------------------------
+_USAGE_COUNTS = frozenset(
+    {
+        "promptTokenCount",
+        "candidatesTokenCount",
+        "thoughtsTokenCount",
+        "cachedContentTokenCount",
+        "totalTokenCount",
+    }
+)
+_CANDIDATE_FIELDS = frozenset({"content", "finishReason", "index"})
+_RESPONSE_FIELDS = frozenset({"candidates", "usageMetadata"})
+
+
 def parse_usage(raw: Any) -> Usage | None:
-    """``usageMetadata`` under llmcore's usage rule (see the module docstring)."""
+    """``usageMetadata`` under llmcore's usage rule (see the module docstring); its other
+    fields (token details by modality, ``toolUsePromptTokenCount``...) in ``provider_data``."""
     if not isinstance(raw, dict):
         return None
     prompt = _int(raw.get("promptTokenCount")) + _int(raw.get("toolUsePromptTokenCount"))
@@ -142,6 +174,7 @@ def parse_usage(raw: Any) -> Usage | None:
         total_tokens=_int(total) if total is not None else None,
         cached_tokens=_int(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
+        provider_data={k: v for k, v in raw.items() if k not in _USAGE_COUNTS},
     )
 
 
@@ -239,6 +272,26 @@ def _raise_blocked(provider: Provider, obj: Mapping[str, Any]) -> None:
 
 
 # --- one GenerateContentResponse -> chunks ----------------------------------------------------
+def _fresh(sent: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """What of ``data`` is news against ``sent`` (what the chunks carried so far), recorded in
+    ``sent``: a changed value whole, of a list the items not sent before (see the module
+    docstring)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in sent:
+            out[key] = value
+            sent[key] = list(value) if isinstance(value, list) else value
+        elif isinstance(value, list) and isinstance(sent[key], list):
+            new = [item for item in value if item not in sent[key]]
+            if new:
+                out[key] = new
+                sent[key].extend(new)
+        elif value != sent[key]:
+            out[key] = value
+            sent[key] = list(value) if isinstance(value, list) else value
+    return out
+
+
 @attrs.define
 class _Candidate:
     started: bool = False
@@ -248,6 +301,7 @@ class _Candidate:
     signed: bool = False  # the open thinking block already holds a signature
     calls: int = 0
     finished: bool = False
+    sent: dict[str, Any] = attrs.Factory(dict)  # the candidate's provider data so far
 
 
 @attrs.define
@@ -255,6 +309,7 @@ class StreamState:
     """What :func:`response_chunks` remembers from one object to the next (one per answer)."""
 
     candidates: dict[int, _Candidate] = attrs.Factory(dict)
+    sent: dict[str, Any] = attrs.Factory(dict)  # the response's provider data so far
 
     def candidate(self, index: int) -> _Candidate:
         return self.candidates.setdefault(index, _Candidate())
@@ -342,14 +397,24 @@ def response_chunks(provider: Provider, obj: Any, state: StreamState) -> list[Ch
         if finish is not None:
             cstate.finished = True
         deltas = deltas or [Delta()]
+        data = _fresh(
+            cstate.sent, {k: v for k, v in candidate.items() if k not in _CANDIDATE_FIELDS}
+        )
         choices.extend(ChunkChoice(index, d) for d in deltas[:-1])
-        choices.append(ChunkChoice(index, deltas[-1], finish, stop))
+        choices.append(ChunkChoice(index, deltas[-1], finish, stop, provider_data=data))
     usage = parse_usage(obj.get("usageMetadata"))
+    data = _fresh(state.sent, {k: v for k, v in obj.items() if k not in _RESPONSE_FIELDS})
     if not choices:
-        return [ChatCompletionChunk(response_id, model, (), usage)]
+        return [ChatCompletionChunk(response_id, model, (), usage, provider_data=data)]
     last = len(choices) - 1
     return [
-        ChatCompletionChunk(response_id, model, (choice,), usage if i == last else None)
+        ChatCompletionChunk(
+            response_id,
+            model,
+            (choice,),
+            usage if i == last else None,
+            provider_data=data if i == last else None,
+        )
         for i, choice in enumerate(choices)
     ]
 
@@ -383,50 +448,6 @@ def parse_generate(provider: Provider, response: HttpResponse) -> ChatCompletion
     if not state.candidates and isinstance(body, list) and not body:
         raise ValueError("an empty JSON array is not an answer")
     return acc.response()
-
-
-# --- safety ratings ---------------------------------------------------------------------------
-def _objects(source: Any) -> list[Any]:
-    if isinstance(source, HttpResponse):
-        source = source.body
-    if isinstance(source, bytes):
-        source = source.decode("utf-8", errors="replace")
-    if isinstance(source, str):
-        text = source.strip()
-        if text.startswith("data:") or "\ndata:" in text:
-            return [
-                json.loads(line[5:])
-                for line in text.splitlines()
-                if line.startswith("data:") and line[5:].strip()
-            ]
-        source = json.loads(text)
-    if isinstance(source, Frame):
-        source = source.json()
-    return list(source) if isinstance(source, list) else [source]
-
-
-def safety_ratings(source: Any) -> dict[str, Any]:
-    """The safety ratings of an answer, which llmcore's unified response has no field for.
-
-    ``source`` is an :class:`llmcore.HttpResponse` (e.g. seen by an ``on_response`` hook), its
-    body (bytes or text: one object, the JSON-array stream or an SSE body), or parsed JSON.
-    Returns ``{"prompt": [...], "block_reason": str | None, "candidates": {index: [...]}}``
-    with the ratings as Gemini sent them (the last ratings seen for each candidate).
-    """
-    out: dict[str, Any] = {"prompt": [], "block_reason": None, "candidates": {}}
-    for obj in _objects(source):
-        if not isinstance(obj, dict):
-            continue
-        feedback = obj.get("promptFeedback") or {}
-        if feedback.get("safetyRatings"):
-            out["prompt"] = list(feedback["safetyRatings"])
-        if feedback.get("blockReason"):
-            out["block_reason"] = feedback["blockReason"]
-        for position, candidate in enumerate(obj.get("candidates") or ()):
-            if candidate.get("safetyRatings"):
-                index = candidate.get("index", position)
-                out["candidates"][index] = list(candidate["safetyRatings"])
-    return out
 
 
 # --- models -----------------------------------------------------------------------------------

@@ -160,13 +160,17 @@ def test_no_key_is_a_configuration_error_naming_both_variables() -> None:
     assert "GOOGLE_API_KEY" in str(caught.value) and "GEMINI_API_KEY" in str(caught.value)
 
 
-def test_list_models_asks_the_largest_page(loopback: LoopbackServer) -> None:
+def test_list_models_asks_the_largest_page_and_follows_the_next(loopback: LoopbackServer) -> None:
+    """``nextPageToken`` is followed (``pageToken``, same page size) until a page has none."""
     loopback.reset()
-    loopback.add("GET", "/v1beta/models", Reply.json(
-        {"models": [{"name": "models/gemini-2.5-pro"}], "nextPageToken": "t"}))
+    loopback.add("GET", "/v1beta/models",
+                 Reply.json({"models": [{"name": "models/gemini-2.5-pro"}], "nextPageToken": "t"}),
+                 Reply.json({"models": [{"name": "models/gemini-2.5-flash"}]}))
     with _client(loopback) as client:
-        assert [m.id for m in client.list_models()] == ["gemini-2.5-pro"]
-    assert loopback.requests[0].params == {"pageSize": ["1000"]}
+        assert [m.id for m in client.list_models()] == ["gemini-2.5-pro", "gemini-2.5-flash"]
+    assert [r.params for r in loopback.requests] == [
+        {"pageSize": ["1000"]}, {"pageSize": ["1000"], "pageToken": ["t"]}]
+    assert all(r.headers["x-goog-api-key"] == "k-123" for r in loopback.requests)
 
 
 def test_a_tool_turn_continues_with_its_signature(loopback: LoopbackServer) -> None:

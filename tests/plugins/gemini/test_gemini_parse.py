@@ -18,7 +18,6 @@ from llmcore_gemini.parse import (
     parse_generate,
     parse_models,
     parse_usage,
-    safety_ratings,
 )
 
 GEMINI = llmcore_gemini.GEMINI
@@ -53,7 +52,8 @@ def test_usage_counts_thoughts_in_completion_and_cached_in_prompt() -> None:
                          "candidatesTokenCount": 10, "thoughtsTokenCount": 5,
                          "toolUsePromptTokenCount": 3, "totalTokenCount": 118})
     assert usage == llmcore.Usage(prompt_tokens=103, completion_tokens=15, total_tokens=118,
-                                  cached_tokens=40, reasoning_tokens=5)
+                                  cached_tokens=40, reasoning_tokens=5,
+                                  provider_data={"toolUsePromptTokenCount": 3})
     assert parse_usage({"promptTokenCount": 2}) == llmcore.Usage(2, 0, 2)
     assert parse_usage(None) is None
 
@@ -209,12 +209,88 @@ def test_models_strip_the_prefix_and_keep_the_fields() -> None:
     assert request.params == {"pageSize": "1000", "pageToken": "tok"}
 
 
-def test_safety_ratings_from_bodies_and_streams() -> None:
-    ratings = [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}]
-    obj = _answer([{"text": "x"}])
-    obj["candidates"][0]["safetyRatings"] = ratings
-    whole = safety_ratings(HttpResponse(200, {}, json.dumps(obj).encode()))
-    assert whole == {"prompt": [], "block_reason": None, "candidates": {0: ratings}}
-    sse = f"data: {json.dumps(_answer([], None))}\r\n\r\ndata: {json.dumps(obj)}\r\n\r\n"
-    assert safety_ratings(sse)["candidates"] == {0: ratings}
-    assert safety_ratings([obj])["candidates"] == {0: ratings}
+def test_a_model_page_asks_for_the_next_one_with_its_token() -> None:
+    """``parse_list_models`` returns a ModelPage whose next request carries ``pageToken``;
+    the last page (no token) has none."""
+    plugins = llmcore.get_plugins()
+    first = {"models": [{"name": "models/a"}], "nextPageToken": "tok"}
+    page = plugins.parse_model_page(GEMINI, HttpResponse(200, {}, json.dumps(first).encode()))
+    assert [m.id for m in page.models] == ["a"]
+    assert page.next_request is not None
+    assert page.next_request.method == "GET"
+    assert page.next_request.url == f"{GEMINI.base_url}/models"
+    assert page.next_request.params == {"pageSize": "1000", "pageToken": "tok"}
+    last = {"models": [{"name": "models/b"}]}
+    page = plugins.parse_model_page(GEMINI, HttpResponse(200, {}, json.dumps(last).encode()))
+    assert [m.id for m in page.models] == ["b"] and page.next_request is None
+
+
+_HATE = {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}
+_HARASS = {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}
+_HARASS_LOW = {"category": "HARM_CATEGORY_HARASSMENT", "probability": "LOW"}
+_CITATIONS = {"citationSources": [{"startIndex": 0, "endIndex": 4, "uri": "https://x.example"}]}
+_GROUNDING = {"webSearchQueries": ["pelicans"], "groundingChunks": [{"web": {"uri": "u"}}]}
+
+
+def _rated(parts: list[dict[str, Any]], finish: str | None, ratings: list[Any],
+           **candidate: Any) -> dict[str, Any]:
+    obj = _answer(parts, finish, promptFeedback={"safetyRatings": [_HATE]},
+                  usageMetadata={"promptTokenCount": 3, "candidatesTokenCount": 1,
+                                 "totalTokenCount": 4,
+                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}]})
+    obj["candidates"][0].update(safetyRatings=ratings, **candidate)
+    return obj
+
+
+def test_provider_data_at_each_level_of_a_whole_answer() -> None:
+    """Response fields on the response, candidate fields on the choice, usage details on the
+    usage, as Gemini spells them."""
+    obj = _rated([{"text": "Hello"}], "STOP", [_HATE, _HARASS], citationMetadata=_CITATIONS,
+                 groundingMetadata=_GROUNDING, finishMessage="done", avgLogprobs=-0.5)
+    response = _whole(obj)
+    assert response.provider_data == {
+        "modelVersion": "gemini-x", "responseId": "r1",
+        "promptFeedback": {"safetyRatings": [_HATE]}}
+    assert response.choices[0].provider_data == {
+        "safetyRatings": [_HATE, _HARASS], "citationMetadata": _CITATIONS,
+        "groundingMetadata": _GROUNDING, "finishMessage": "done", "avgLogprobs": -0.5}
+    assert response.usage is not None
+    assert response.usage.provider_data == {
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}]}
+    assert response.message.provider_data == {}  # nothing here is sent back to Gemini
+
+
+def test_streamed_provider_data_ends_like_the_whole_answer() -> None:
+    """Gemini repeats the ratings in every event: the chunks carry only what is new, so the
+    accumulated stream holds each rating once (a changed one appended) and the latest value of
+    every other field, the same as the objects read whole."""
+    objs = [
+        _rated([{"text": "He"}], None, [_HATE, _HARASS]),
+        _rated([{"text": "ll"}], None, [_HATE, _HARASS], citationMetadata=_CITATIONS),
+        _rated([{"text": "o"}], "STOP", [_HATE, _HARASS_LOW],
+               groundingMetadata=_GROUNDING, finishMessage="done"),
+    ]
+    chunks, finished = _stream(objs)
+    assert finished
+    carried = [c.choices[0].provider_data for c in chunks if c.choices]
+    assert carried == [
+        {"safetyRatings": [_HATE, _HARASS]},
+        {"citationMetadata": _CITATIONS},
+        {"safetyRatings": [_HARASS_LOW], "groundingMetadata": _GROUNDING,
+         "finishMessage": "done"},
+    ]
+    assert [c.provider_data for c in chunks][1:] == [{}, {}]  # the response fields, once
+    acc = StreamAccumulator("gemini", "gemini")
+    for chunk in chunks:
+        acc.feed(chunk)
+    streamed = acc.response()
+    whole = _whole(objs)
+    assert streamed.choices[0].provider_data == whole.choices[0].provider_data == {
+        "safetyRatings": [_HATE, _HARASS, _HARASS_LOW], "citationMetadata": _CITATIONS,
+        "groundingMetadata": _GROUNDING, "finishMessage": "done"}
+    assert streamed.provider_data == whole.provider_data == {
+        "modelVersion": "gemini-x", "responseId": "r1",
+        "promptFeedback": {"safetyRatings": [_HATE]}}
+    assert streamed.usage == whole.usage
+    assert streamed.message == whole.message and streamed.text() == "Hello"
+
