@@ -1,4 +1,4 @@
-"""Every recorded ``anthropic-messages`` exchange in the corpus, replayed through the conformance kit.
+"""Every recorded ``anthropic-messages`` exchange in the corpus, replayed through the kit.
 
 :mod:`llmcore.conformance` sends each case through the real client path (payload building,
 ``on_payload`` hooks, ``x-api-key`` auth, transport, SSE framing, the plugin's parsing,

@@ -10,9 +10,9 @@ import pytest
 
 import llmcore
 from llmcore import Frame, HttpResponse, Role, StopReason, ThinkingBlock, ToolCall, Usage
+from llmcore import events as ev
 from llmcore.accumulate import StreamAccumulator
 from llmcore_anthropic import ANTHROPIC
-from llmcore import events as ev
 from llmcore_anthropic.parse import (
     iter_chunks,
     parse_error,
