@@ -1,31 +1,37 @@
-"""Every recorded ``anthropic-messages`` exchange in the corpus, replayed through the real path.
+"""Every recorded ``anthropic-messages`` exchange in the corpus, replayed through the kit.
 
-Non-streamed answers and HTTP errors are served with ``responses`` (payload building, auth,
-transport, error mapping and parsing all run); every stream is served by the loopback server on
-127.0.0.1 twice: cut into random fragments, and one byte per TCP send (and per HTTP chunk), so
-SSE framing and UTF-8 reassembly run too. Each result must equal the case's ``expected`` block,
-which the official SDK computed from the same bytes: text, reasoning, tool calls, finish reason,
-model, usage (converted to llmcore's rule: the prompt counts cache reads and writes) and errors.
-The event view of every stream is checked against the same block.
+:mod:`llmcore.conformance` sends each case through the real client path (payload building,
+``on_payload`` hooks, ``x-api-key`` auth, transport, SSE framing, the plugin's parsing,
+accumulation and error mapping) against an in-memory endpoint serving the recorded bytes:
+streams in seeded random fragments and one byte at a time, each read as chunks and as events;
+whole answers once; HTTP errors from ``chat_completion`` and from ``chat_completion_stream``.
+Each result must equal the case's ``expected`` block, which the official SDK computed from the
+same bytes: text, reasoning, tool calls, finish and stop reason, model, usage (converted to
+llmcore's rule: the prompt counts cache reads and writes) and errors.
 
-Each recorded request is rebuilt from llmcore types (the options llmcore does not model go
-through ``extra``; cache marks become ``extra["cache_breakpoints"]``) and the payload llmcore
-sends must equal the recorded one, up to representation (a string content is one text block,
-``is_error: false`` is no flag, consecutive turns of one role are one turn).
+What stays here is specific to the Messages API. Each recorded request is rebuilt from llmcore
+types (the options llmcore does not model go through ``extra``; cache marks become
+``extra["cache_breakpoints"]``) and the payload that reaches the endpoint must equal the
+recorded one, up to representation (a string content is one text block, ``is_error: false`` is
+no flag, consecutive turns of one role are one turn), with ``anthropic-version`` and the key in
+``x-api-key``. Every answer must also keep what the unified fields do not hold: thinking blocks
+with their signatures or redacted data, the usage fields besides the counts (as the SDK read
+them), the stop sequence, and the server-side tool blocks and citations of a web search (whole
+content list in the message's provider data). The kit's contract checks run on a protocol
+sample written in this wire format, and every stream is also replayed over a real socket (the
+loopback server on 127.0.0.1), one byte per TCP send, in both views.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 import pytest
-import responses
-from corpus import cases_by_wire, corpus_dir, load_case
+from corpus import CORPUS, cases_by_wire, corpus_dir, load_case
 from loopback import LoopbackServer, Reply
 
 import llmcore
@@ -34,44 +40,30 @@ from llmcore import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     Content,
+    HttpRequest,
     ImagePart,
     Message,
     Role,
-    StopReason,
     TextPart,
     ThinkingBlock,
     Tool,
     ToolCall,
     ToolChoice,
 )
+from llmcore import conformance as kit
 from llmcore import events as ev
+from llmcore_anthropic.parse import STOP_REASONS
 
 WIRE = "anthropic-messages"
 CASES = cases_by_wire(WIRE)
-STREAM_CASES = [f for f in CASES if "stream_sse" in load_case(f)["tags"]]
-OTHER_CASES = [f for f in CASES if f not in STREAM_CASES]
+KIT_CASES = kit.load_cases(CORPUS, wire=WIRE)
+STREAM_CASES = [c.id for c in KIT_CASES if c.is_stream]
 
-_STOP = {
-    "end_turn": StopReason.STOP,
-    "stop_sequence": StopReason.STOP,
-    "max_tokens": StopReason.LENGTH,
-    "tool_use": StopReason.TOOL_USE,
-}
-_ERRORS = {400: llmcore.InvalidRequestError, 404: llmcore.ModelNotFoundError}
 _MAPPED = {"model", "max_tokens", "messages", "system", "tools", "tool_choice", "thinking",
            "temperature", "top_p", "stop_sequences", "stream"}
-
-
-def _seed(file: str) -> int:
-    return zlib.crc32(file.encode())
-
-
-def _client(base_url: str) -> llmcore.Client:
-    """The real ``anthropic`` provider (its thinking blocks are native) at ``base_url``."""
-    return llmcore.Client(
-        llmcore_anthropic.ANTHROPIC, api_key="test-key", base_url=base_url,
-        options=llmcore.ConnectionOptions(max_retries=0),
-    )
+_COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens",
+           "cache_creation_input_tokens")
+_MODELLED_BLOCKS = ("text", "thinking", "redacted_thinking", "tool_use")
 
 
 # --- recorded request -> llmcore request ------------------------------------------------------
@@ -291,133 +283,189 @@ def _calls(calls: Any) -> list[dict[str, Any]]:
     return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
 
 
-def expected_usage(normalised: dict[str, int]) -> dict[str, int]:
-    """The corpus's direct field mapping converted to llmcore's usage rule."""
+def llmcore_usage(normalised: dict[str, int]) -> dict[str, int]:
+    """The corpus's direct field mapping, converted to llmcore's usage rule (the prompt
+    counts cache reads and writes), in the kit's ``usage_normalised`` keys."""
     cached = normalised.get("cached_input_tokens", 0)
     written = normalised.get("cache_creation_input_tokens", 0)
-    prompt = normalised["input_tokens"] + cached + written
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": normalised["output_tokens"],
-        "total_tokens": prompt + normalised["output_tokens"],
-        "cached_tokens": cached,
-        "cache_write_tokens": written,
-        "reasoning_tokens": 0,
-    }
+    return {**normalised, "input_tokens": normalised["input_tokens"] + cached + written}
 
 
-def assert_matches(response: ChatCompletionResponse, case: dict[str, Any]) -> None:
-    """``response`` reproduces the SDK's reading of the same bytes."""
-    expected = case["expected"]
+def kit_case(case: kit.RecordedCase) -> kit.RecordedCase:
+    """The case with its expected usage under llmcore's rule (what the kit compares)."""
+    normalised = case.expected.get("usage_normalised")
+    if normalised is None:
+        return case
+    return case.with_expected(usage_normalised=llmcore_usage(dict(normalised)))
+
+
+def _blocks_of(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The content blocks of the recorded answer (a stream's assembled from its events)."""
+    body = case["response"]["body"]
+    if "stream_sse" not in case["tags"]:
+        return list(json.loads(body)["content"])
+    blocks: dict[int, dict[str, Any]] = {}
+    for line in body.splitlines():
+        if not line.startswith("data:"):
+            continue
+        obj = json.loads(line[5:])
+        if obj["type"] == "content_block_start":
+            blocks[obj["index"]] = {**obj["content_block"], "_json": ""}
+        elif obj["type"] == "content_block_delta":
+            block, delta = blocks[obj["index"]], obj["delta"]
+            if delta["type"] == "text_delta":
+                block["text"] = block.get("text", "") + delta["text"]
+            elif delta["type"] == "citations_delta":
+                block["citations"] = [*(block.get("citations") or []), delta["citation"]]
+            elif delta["type"] == "input_json_delta":
+                block["_json"] += delta["partial_json"]
+    out = []
+    for _, block in sorted(blocks.items()):
+        raw = block.pop("_json")
+        if raw:
+            block["input"] = json.loads(raw)
+        out.append(block)
+    return out
+
+
+def check_response(case: kit.RecordedCase, response: ChatCompletionResponse) -> None:
+    """What the Messages API has beyond the unified fields, kept on the answer (``case`` is
+    a :func:`kit_case`: its usage already under llmcore's rule)."""
+    data = dict(case.data)
+    expected = data["expected"]
     message = response.message
-    assert (message.text() or None) == expected["text"]
-    assert message.reasoning == expected["reasoning"]
-    assert _calls(message.tool_calls) == expected["tool_calls"]
-    assert response.finish_reason == expected["finish_reason"]
-    assert response.stop_reason is _STOP[expected["finish_reason"]]
-    assert response.model == expected["model"]
     assert response.provider == "anthropic"
     assert response.usage is not None
     usage = attrs.asdict(response.usage)
-    usage.pop("provider_data", None)  # provider-specific extras are not part of the unified counts
-    assert usage == expected_usage(expected["usage_normalised"])
+    extras = usage.pop("provider_data")
+    want = expected["usage_normalised"]
+    assert usage == {
+        "prompt_tokens": want["input_tokens"],
+        "completion_tokens": want["output_tokens"],
+        "total_tokens": want["input_tokens"] + want["output_tokens"],
+        "cached_tokens": want.get("cached_input_tokens", 0),
+        "cache_write_tokens": want.get("cache_creation_input_tokens", 0),
+        "reasoning_tokens": 0,
+    }
+    # the usage's other fields as the SDK read them (service tier, cache TTLs, server tools)
+    assert extras == {k: v for k, v in expected["usage"].items()
+                      if k not in _COUNTS and v is not None}
     # thinking blocks kept for replay: signed ones carry their signature, redacted ones data
     redacted = [b for b in message.thinking if b.redacted]
     assert len(redacted) == expected.get("redacted_thinking_blocks", 0)
     signed = [b for b in message.thinking if b.signature]
     assert "\n\n".join(b.text for b in signed) == (expected["reasoning"] or "")
     assert all(b.provider == "anthropic" and b.api == WIRE for b in message.thinking)
-    body = case["response"]["body"]
-    assert all(b.signature in body for b in signed if b.signature)
+    assert all(b.signature in data["response"]["body"] for b in signed if b.signature)
+    if "stop_sequence" in expected:
+        assert response.choices[0].provider_data == {"stop_sequence": expected["stop_sequence"]}
+    check_content_data(data, message)
 
 
-def assert_http_error(err: llmcore.LlmError, expected: dict[str, Any]) -> None:
-    assert type(err) is _ERRORS[expected["status"]], repr(err)
-    assert err.status == expected["status"]
+def check_content_data(case: dict[str, Any], message: Message) -> None:
+    """Server-side tool blocks and citations: the whole content list, as the API sent it."""
+    expected = case["expected"]
+    recorded = _blocks_of(case)
+    unmodelled = [b for b in recorded if b["type"] not in _MODELLED_BLOCKS or b.get("citations")]
+    if not unmodelled:
+        assert "content" not in message.provider_data
+        return
+    content = message.provider_data["content"]
+    assert [b["type"] for b in content] == [b["type"] for b in recorded]
+    texts = [b for b in content if b["type"] == "text"]
+    assert "".join(b["text"] for b in texts) == expected["text"]
+    assert [b for b in texts if b.get("citations")] == [
+        b for b in recorded if b["type"] == "text" and b.get("citations")]
+    if "text_blocks" in expected:
+        assert len(texts) == expected["text_blocks"]
+    server = [{"id": b["id"], "name": b["name"], "arguments": b["input"], "type": b["type"]}
+              for b in content if b["type"] == "server_tool_use"]
+    assert server == expected.get("server_tool_calls", [])
+    others = {b["type"] for b in content} - {"text", "server_tool_use", *_MODELLED_BLOCKS}
+    assert others == set(expected.get("other_content_blocks", []))
+    for got, want in zip(content, recorded, strict=True):
+        if got["type"] not in ("text", "thinking"):
+            assert got == want, got["type"]
+
+
+def check_error(case: kit.RecordedCase, err: llmcore.LlmError) -> None:
+    """The Messages API's error type is the code; the body's request id is kept; no retry."""
+    expected = case.expected["error"]
     assert err.code == expected["type"]
-    assert err.message == expected["message"]
     assert err.request_id is not None and err.request_id.startswith("req_")
     assert not err.is_retryable()
 
 
-# --- the runs ---------------------------------------------------------------------------------
-def _path(case: dict[str, Any]) -> str:
-    return urlsplit(case["request"]["url"]).path
+# --- the kit's hooks for this protocol ----------------------------------------------------------
+def request_for(case: kit.RecordedCase) -> ChatCompletionRequest:
+    return rebuild_request(dict(case.data)).request
 
 
-def run_stream(server: LoopbackServer, file: str, **knobs: Any) -> list[ev.StreamEvent]:
-    """Serve a recorded stream; check chunks, the accumulated answer and the payload."""
-    case = load_case(file)
-    server.reset()
-    body = case["response"]["body"].encode("utf-8")
-    for _ in range(2):
-        server.add("POST", _path(case), Reply.sse([body], headers=case["response"]["headers"],
-                                                   **knobs))
-    rebuilt = rebuild_request(case)
-    with _client(server.base_url) as client:
-        stream = client.chat_completion_stream(rebuilt.request)
-        texts = [chunk.text() or "" for chunk in stream]
-        assert stream.error is None
-        assert_matches(stream.response, case)
-        assert "".join(texts) == (case["expected"]["text"] or "")
-        event_stream = client.chat_completion_stream(rebuilt.request)
-        events = list(event_stream.events())
-        assert event_stream.response == stream.response
-    assert len(server.requests) == 2
-    sent = server.requests[0].json()
-    assert sent["stream"] is True
-    assert server.requests[0].headers["anthropic-version"] == "2023-06-01"
-    assert server.requests[0].headers["x-api-key"] == "test-key"
-    assert_same_payload(case, rebuilt, sent)
-    return events
+def check_request(case: kit.RecordedCase, sent: HttpRequest) -> None:
+    """The payload that reached the endpoint is the recorded one; version header and key."""
+    data = dict(case.data)
+    body = dict(sent.json)
+    assert sent.header("anthropic-version") == "2023-06-01"
+    assert sent.header("x-api-key") == kit.CANARY_KEY
+    assert data["request"]["json"].get("stream", False) is case.is_stream
+    if case.is_stream:
+        assert body["stream"] is True
+    elif not case.is_http_error:
+        assert "stream" not in body
+    body.pop("stream", None)  # an error case is also sent as a stream call by the kit
+    recorded = {k: v for k, v in data["request"]["json"].items() if k != "stream"}
+    assert_same_payload({**data, "request": {**data["request"], "json": recorded}},
+                        rebuild_request(data), body)
 
 
-def _request_body(call: Any) -> dict[str, Any]:
-    body = call.request.body
-    return json.loads(body.decode() if isinstance(body, bytes) else body)
+REPLAY = kit.Replay(
+    llmcore_anthropic.ANTHROPIC,
+    request_for=request_for,
+    check_request=check_request,
+    stop_reasons=STOP_REASONS,
+    check_response=check_response,
+    check_error=check_error,
+)
+CHECKS = REPLAY.checks([kit_case(c) for c in KIT_CASES])
 
 
-def run_non_stream(file: str) -> None:
-    case = load_case(file)
-    expected = case["expected"]
-    recorded = case["response"]
-    headers = {k: v for k, v in recorded["headers"].items() if k != "content-type"}
-    if recorded["status"] >= 400 and "request-id" not in headers:
-        headers["request-id"] = json.loads(recorded["body"]).get("request_id", "req_x")
-    rebuilt = rebuild_request(case)
-    with responses.RequestsMock() as rsps, _client("https://api.anthropic.com") as client:
-        rsps.add("POST", "https://api.anthropic.com/v1/messages",
-                 body=recorded["body"].encode("utf-8"), status=recorded["status"],
-                 headers=headers, content_type=recorded["headers"].get("content-type"))
-        if recorded["status"] >= 400:
-            with pytest.raises(llmcore.LlmError) as caught:
-                client.chat_completion(rebuilt.request)
-            assert_http_error(caught.value, expected["error"])
-        else:
-            assert_matches(client.chat_completion(rebuilt.request), case)
-        assert len(rsps.calls) == 1
-        call = rsps.calls[0]
-        assert call.request.headers["anthropic-version"] == "2023-06-01"
-        assert_same_payload(case, rebuilt, _request_body(call))
+# --- the contract checks, on bodies written in this wire format ---------------------------------
+def _sse(obj: dict[str, Any]) -> str:
+    return f"event: {obj['type']}\ndata: {json.dumps(obj)}\n\n"
 
 
-def check_events(events: list[ev.StreamEvent], case: dict[str, Any]) -> None:
-    """Block events agree with the accumulated answer and with ``expected``."""
-    expected = case["expected"]
-    assert isinstance(events[0], ev.StartEvent)
-    done = events[-1]
-    assert isinstance(done, ev.DoneEvent), done
-    assert_matches(done.response, case)
-    assert done.reason is _STOP[expected["finish_reason"]]
-    text = "".join(e.delta for e in events if isinstance(e, ev.TextDeltaEvent))
-    assert (text or None) == expected["text"]
-    thinking = [e for e in events if isinstance(e, ev.ThinkingEndEvent)]
-    assert "\n\n".join(e.content for e in thinking if e.content) == (expected["reasoning"] or "")
-    ends = [e.tool_call for e in events if isinstance(e, ev.ToolCallEndEvent)]
-    assert _calls(ends) == expected["tool_calls"]
-    starts = [e for e in events if isinstance(e, ev.ToolCallStartEvent)]
-    want = [(c["id"], c["name"]) for c in expected["tool_calls"]]
-    assert [(s.id, s.name) for s in starts] == want
+def stream_body(pieces: list[str], *, finished: bool = True) -> bytes:
+    """A text stream without usage: the kit's round-trip check expects a sample stream to carry
+    none (its expected result has no usage), though the API always sends it."""
+    start = {"type": "message_start", "message": {
+        "id": "msg_k", "type": "message", "role": "assistant", "model": "claude-kit",
+        "content": [], "stop_reason": None}}
+    events = [start, {"type": "content_block_start", "index": 0,
+                      "content_block": {"type": "text", "text": ""}}, {"type": "ping"}]
+    events += [{"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": p}} for p in pieces]
+    if finished:
+        events += [{"type": "content_block_stop", "index": 0},
+                   {"type": "message_delta", "delta": {"stop_reason": "end_turn"}},
+                   {"type": "message_stop"}]
+    return "".join(_sse(e) for e in events).encode()
+
+
+def response_body(text: str) -> bytes:
+    return json.dumps({"id": "msg_k", "type": "message", "role": "assistant",
+                       "model": "claude-kit", "content": [{"type": "text", "text": text}],
+                       "stop_reason": "end_turn", "stop_sequence": None,
+                       "usage": {"input_tokens": 5, "output_tokens": 2}}).encode()
+
+
+def error_body(status: int, message: str) -> bytes:
+    etype = {401: "authentication_error", 429: "rate_limit_error"}.get(status, "api_error")
+    return json.dumps({"type": "error", "error": {"type": etype, "message": message},
+                       "request_id": f"req-conformance-{status}"}).encode()  # as the header
+
+
+SAMPLE = kit.ProtocolSample(stream_body, response_body, error_body, model="claude-kit")
+CONTRACT = kit.contract_checks(llmcore_anthropic.ANTHROPIC, SAMPLE)
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -425,26 +473,80 @@ def test_corpus_lists_every_anthropic_case() -> None:
     """The index holds the 29 cases the README counts, so none is silently left out."""
     readme = (corpus_dir() / "README.md").read_text(encoding="utf-8")
     documented = re.search(r"\| anthropic \| (\d+) \|", readme)
-    assert documented is not None
-    assert len(CASES) == int(documented.group(1)) == 29
+    by_wire = re.search(r"anthropic-messages (\d+)", readme)
+    assert documented is not None and by_wire is not None
+    assert len(CASES) == int(documented.group(1)) == int(by_wire.group(1)) == 29
     assert len(STREAM_CASES) == 16
 
 
-@pytest.mark.parametrize("file", OTHER_CASES, ids=OTHER_CASES)
-def test_non_streamed_case(file: str) -> None:
-    """Whole JSON answers and HTTP errors, through ``responses``."""
-    run_non_stream(file)
+def test_every_case_goes_through_the_kit() -> None:
+    """The kit reads the same cases as the index (a new case file of this wire, indexed or not,
+    makes this fail until it is replayed), each in every mode that applies: streams in both
+    fragmentings and both views, HTTP errors from both calls, whole answers once."""
+    assert [c.id for c in KIT_CASES] == CASES
+    names = {c.name for c in CHECKS}
+    for case in KIT_CASES:
+        raw = load_case(case.id)
+        if raw["response"]["status"] >= 400:
+            want = {"whole", "stream-call"}
+        elif "stream_sse" in raw["tags"]:
+            want = {"fragments-chunks", "fragments-events", "bytes-chunks", "bytes-events"}
+        else:
+            want = {"whole"}
+        assert {n for n in names if n.startswith(case.id + "[")} == {
+            f"{case.id}[{m}]" for m in want
+        }
+    assert len(CHECKS) == sum(len(c.modes) for c in KIT_CASES) == 16 * 4 + 2 * 2 + 11
 
 
+@pytest.mark.parametrize("check", CHECKS, ids=str)
+def test_case_reproduces_expected(check: kit.Check) -> None:
+    """One case in one mode through the kit; the result equals ``expected``."""
+    check()
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=str)
+def test_contract(check: kit.Check) -> None:
+    """The kit's contract checks for the ``anthropic`` provider."""
+    check()
+
+
+# --- over a real socket -------------------------------------------------------------------------
 @pytest.mark.parametrize("file", STREAM_CASES, ids=STREAM_CASES)
-def test_stream_in_random_fragments(file: str, loopback: LoopbackServer) -> None:
-    """Each stream in random fragments: chunks, answer, events and payload."""
-    events = run_stream(loopback, file, random_fragments=True, seed=_seed(file))
-    check_events(events, load_case(file))
-
-
-@pytest.mark.parametrize("file", STREAM_CASES, ids=STREAM_CASES)
-def test_stream_one_byte_at_a_time(file: str, loopback: LoopbackServer) -> None:
-    """Each stream one byte per TCP send and per HTTP chunk."""
-    events = run_stream(loopback, file, fragment=1)
-    check_events(events, load_case(file))
+def test_stream_one_byte_per_tcp_send(file: str, loopback: LoopbackServer) -> None:
+    """Each stream one byte per TCP send (and per HTTP chunk), read as chunks and as events;
+    each block's events start with its ``content_block_start`` and end with its stop, so the
+    event view has one text block per text block of the answer."""
+    case = load_case(file)
+    recorded = kit_case(kit.RecordedCase.from_dict(file, case))
+    expected = recorded.expected
+    loopback.reset()
+    body = case["response"]["body"].encode("utf-8")
+    path = urlsplit(case["request"]["url"]).path
+    for _ in range(2):
+        loopback.add("POST", path, Reply.sse([body], headers=case["response"]["headers"],
+                                             fragment=1))
+    rebuilt = rebuild_request(case)
+    with llmcore.Client(llmcore_anthropic.ANTHROPIC, api_key=kit.CANARY_KEY,
+                        base_url=loopback.base_url,
+                        options=llmcore.ConnectionOptions(max_retries=0)) as client:
+        stream = client.chat_completion_stream(rebuilt.request)
+        texts = [chunk.text() or "" for chunk in stream]
+        assert stream.error is None
+        kit.assert_response_matches(stream.response, expected, stop_reasons=STOP_REASONS,
+                                    where=file)
+        check_response(recorded, stream.response)
+        assert "".join(texts) == (expected["text"] or "")
+        event_stream = client.chat_completion_stream(rebuilt.request)
+        events = list(event_stream.events())
+        kit.assert_events_match(events, event_stream, expected, stop_reasons=STOP_REASONS,
+                                where=file)
+        assert event_stream.response == stream.response
+    starts = [(e.id, e.name) for e in events if isinstance(e, ev.ToolCallStartEvent)]
+    assert starts == [(c["id"], c["name"]) for c in expected["tool_calls"]]
+    text_blocks = [b for b in _blocks_of(case) if b["type"] == "text" and b.get("text")]
+    ends = [e.content for e in events if isinstance(e, ev.TextEndEvent)]
+    assert ends == [b["text"] for b in text_blocks]
+    assert len(loopback.requests) == 2
+    for sent in loopback.requests:
+        check_request(recorded, HttpRequest("POST", "x", dict(sent.headers), json=sent.json()))

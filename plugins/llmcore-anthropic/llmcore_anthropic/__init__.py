@@ -18,16 +18,17 @@ from llmcore import (
     HttpRequest,
     HttpResponse,
     LlmError,
-    ModelInfo,
+    ModelPage,
     Provider,
 )
-from llmcore_anthropic.parse import iter_chunks, parse_message, parse_models
+from llmcore_anthropic.parse import iter_chunks, parse_message, parse_models_page
 from llmcore_anthropic.parse import parse_error as _parse_error
 from llmcore_anthropic.payload import (
     EFFORT_BUDGETS,
+    MODELS_PAGE_LIMIT,
     build_messages_request,
     messages_payload,
-    messages_url,
+    models_request,
 )
 from llmcore_anthropic.providers import (
     ANTHROPIC,
@@ -51,9 +52,6 @@ __all__ = [
 ]
 
 LLMCORE_APIS = (API,)
-
-MODELS_PAGE_LIMIT = 1000
-"""``limit`` of the one ``GET /v1/models`` page that ``list_models`` reads (the API's maximum)."""
 
 
 @llmcore.hookimpl
@@ -84,14 +82,9 @@ def parse_error(provider: Provider, response: HttpResponse) -> LlmError | None:
 
 @llmcore.hookimpl
 def build_list_models(provider: Provider) -> HttpRequest:
-    headers = {"Accept": "application/json"}
-    if not any(k.lower() == "anthropic-version" for k in provider.headers):
-        headers["anthropic-version"] = ANTHROPIC_VERSION
-    return HttpRequest(
-        "GET", messages_url(provider, "models"), headers, params={"limit": str(MODELS_PAGE_LIMIT)}
-    )
+    return models_request(provider)
 
 
 @llmcore.hookimpl
-def parse_list_models(response: HttpResponse) -> list[ModelInfo]:
-    return parse_models(response)
+def parse_list_models(provider: Provider, response: HttpResponse) -> ModelPage:
+    return parse_models_page(provider, response)

@@ -12,6 +12,12 @@ The rules, field by field:
 - assistant turns send their thinking blocks first, unchanged (``thinking`` with its signature,
   ``redacted_thinking`` with its data), then the text, then ``tool_use`` blocks; a thinking block
   with neither signature nor data cannot be replayed and is left out;
+- an assistant turn whose ``provider_data["content"]`` holds the answer's content blocks (kept
+  by :mod:`llmcore_anthropic.parse` when the answer had server-side tool blocks or citations)
+  sends those blocks unchanged, in their order, so a ``pause_turn`` answer resumes and cited
+  text keeps its citations; only while the message still says what the blocks say (the same
+  text, tool calls and replayable thinking blocks): a message edited since, or converted by a
+  handoff, is sent from its fields as above;
 - ``max_tokens`` is required: without one, the provider's default (4096) is sent, plus the
   thinking budget when there is one;
 - ``reasoning_budget=N`` is ``thinking: {"type": "enabled", "budget_tokens": N}`` (0: disabled);
@@ -55,6 +61,8 @@ __all__ = [
     "build_messages_request",
     "messages_payload",
     "messages_url",
+    "models_request",
+    "recorded_content",
 ]
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -68,6 +76,9 @@ EFFORT_BUDGETS: dict[ReasoningEffort, int] = {
     ReasoningEffort.XHIGH: 32768,
 }
 """Thinking budget (tokens) for each ``reasoning_effort`` when no ``reasoning_budget`` is set."""
+
+MODELS_PAGE_LIMIT = 1000
+"""``limit`` of each ``GET /v1/models`` page (the API's maximum)."""
 
 CACHE_KEYS = ("cache_breakpoints", "cache_ttl")
 """``extra`` keys this plugin reads and does not send."""
@@ -156,7 +167,31 @@ def _thinking_blocks(message: Message) -> list[dict[str, Any]]:
     return out
 
 
+def recorded_content(message: Message) -> list[dict[str, Any]] | None:
+    """Copies of the content blocks in ``message.provider_data["content"]`` when the message
+    still agrees with them (text, tool calls, replayable thinking blocks); else None."""
+    raw = message.provider_data.get("content")
+    if not isinstance(raw, list) or not raw or not all(isinstance(b, dict) for b in raw):
+        return None
+    blocks = [dict(b) for b in raw]
+    text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
+    if not message.content.is_text() or text != message.text():
+        return None
+    calls = [
+        (b.get("id"), b.get("name"), b.get("input")) for b in blocks if b.get("type") == "tool_use"
+    ]
+    if calls != [(c.id, c.name, c.arguments) for c in message.tool_calls]:
+        return None
+    thinking = [b for b in blocks if b.get("type") in ("thinking", "redacted_thinking")]
+    if thinking != _thinking_blocks(message):
+        return None
+    return blocks
+
+
 def _assistant(message: Message, provider: Provider) -> list[dict[str, Any]]:
+    recorded = recorded_content(message)
+    if recorded is not None:
+        return recorded
     blocks = _thinking_blocks(message)
     blocks += content_blocks(message.content, provider)
     for call in message.tool_calls:
@@ -400,3 +435,15 @@ def build_messages_request(
         json=messages_payload(provider, request, stream),
         stream_format="sse",
     )
+
+
+def models_request(provider: Provider, *, after_id: str | None = None) -> HttpRequest:
+    """``GET /v1/models`` for one page of :data:`MODELS_PAGE_LIMIT` models, after the model
+    ``after_id`` (None: the first page)."""
+    headers = {"Accept": "application/json"}
+    if not any(k.lower() == "anthropic-version" for k in provider.headers):
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+    params = {"limit": str(MODELS_PAGE_LIMIT)}
+    if after_id is not None:
+        params["after_id"] = after_id
+    return HttpRequest("GET", messages_url(provider, "models"), headers, params=params)

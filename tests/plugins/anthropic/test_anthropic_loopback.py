@@ -2,8 +2,9 @@
 
 What the corpus does not cover: error answers of every kind (529 overloaded and its retry,
 context overflow, HTML pages from a proxy), ``error`` events in the middle of a stream,
-malformed and truncated bodies, both credentials and ``ANTHROPIC_BASE_URL``, model listing, and
-a signed-thinking conversation whose signatures go back unchanged.
+malformed and truncated bodies, both credentials and ``ANTHROPIC_BASE_URL``, model listing over
+several pages, a paused server-tool turn whose blocks go back unchanged, and a signed-thinking
+conversation whose signatures go back unchanged.
 """
 
 from __future__ import annotations
@@ -254,19 +255,81 @@ def test_provider_headers_such_as_anthropic_beta_are_sent(server: LoopbackServer
 
 
 # --- models -----------------------------------------------------------------------------------
-def test_list_models_reads_the_first_page(server: LoopbackServer) -> None:
-    page = {"data": [{"type": "model", "id": "claude-a", "display_name": "A",
-                      "created_at": "2025-01-01T00:00:00Z"},
-                     {"type": "model", "id": "claude-b"}],
-            "has_more": False, "first_id": "claude-a", "last_id": "claude-b"}
-    server.add("GET", "/v1/models", Reply.json(page))
+def test_list_models_follows_the_pages(server: LoopbackServer) -> None:
+    """``has_more`` pages are followed with ``after_id`` = the page's ``last_id``, each request
+    authenticated like the first."""
+    first = {"data": [{"type": "model", "id": "claude-a", "display_name": "A",
+                       "created_at": "2025-01-01T00:00:00Z"},
+                      {"type": "model", "id": "claude-b"}],
+             "has_more": True, "first_id": "claude-a", "last_id": "claude-b"}
+    last = {"data": [{"type": "model", "id": "claude-c"}],
+            "has_more": False, "first_id": "claude-c", "last_id": "claude-c"}
+    server.add("GET", "/v1/models", Reply.json(first), Reply.json(last))
     with client(server, ANTHROPIC_BEARER) as c:
         models = c.list_models()
-    assert [m.id for m in models] == ["claude-a", "claude-b"]
-    sent = server.requests[0]
-    assert sent.params == {"limit": ["1000"]}
-    assert sent.headers["anthropic-version"] == "2023-06-01"
-    assert sent.headers["authorization"] == "Bearer sk-ant-test-key-123456"
+    assert [m.id for m in models] == ["claude-a", "claude-b", "claude-c"]
+    assert [r.params for r in server.requests] == [
+        {"limit": ["1000"]}, {"limit": ["1000"], "after_id": ["claude-b"]}]
+    for sent in server.requests:
+        assert sent.headers["anthropic-version"] == "2023-06-01"
+        assert sent.headers["authorization"] == "Bearer sk-ant-test-key-123456"
+
+
+# --- a paused server-tool turn resumes --------------------------------------------------------
+CITATION = {"type": "web_search_result_location", "url": "https://w.example/sf",
+            "title": "SF", "cited_text": "Sunny.", "encrypted_index": "IDX=="}
+RESULT = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+    {"type": "web_search_result", "url": "https://w.example/sf", "title": "SF",
+     "encrypted_content": "ENC==", "page_age": None}]}
+PAUSED_STREAM = [
+    event(START),
+    event({"type": "content_block_start", "index": 0,
+           "content_block": {"type": "server_tool_use", "id": "srvtoolu_1",
+                             "name": "web_search", "input": {}}}),
+    event({"type": "content_block_delta", "index": 0,
+           "delta": {"type": "input_json_delta", "partial_json": '{"query": "SF"}'}}),
+    event({"type": "content_block_stop", "index": 0}),
+    event({"type": "content_block_start", "index": 1, "content_block": RESULT}),
+    event({"type": "content_block_stop", "index": 1}),
+    event({"type": "content_block_start", "index": 2,
+           "content_block": {"type": "text", "text": "", "citations": []}}),
+    event({"type": "content_block_delta", "index": 2,
+           "delta": {"type": "citations_delta", "citation": CITATION}}),
+    event({"type": "content_block_delta", "index": 2,
+           "delta": {"type": "text_delta", "text": "Sunny so far."}}),
+    event({"type": "content_block_stop", "index": 2}),
+    event({"type": "message_delta", "delta": {"stop_reason": "pause_turn"},
+           "usage": {"output_tokens": 12, "server_tool_use": {"web_search_requests": 1}}}),
+    event({"type": "message_stop"}),
+]
+PAUSED_CONTENT = [
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+     "input": {"query": "SF"}},
+    RESULT,
+    {"type": "text", "text": "Sunny so far.", "citations": [CITATION]},
+]
+
+
+def test_a_paused_server_tool_turn_resumes_with_its_blocks(server: LoopbackServer) -> None:
+    """A streamed ``pause_turn`` answer (web search, citations), saved as a Context and loaded
+    again, goes back with its content blocks exactly as the API sent them."""
+    server.add("POST", PATH, Reply.sse(PAUSED_STREAM, fragment=1), Reply.json(message("Done.")))
+    first = ChatCompletionRequest("claude-test", [Message.user("Weather in SF?")],
+                                  extra={"tools": [{"type": "web_search_20250305",
+                                                    "name": "web_search"}]})
+    with client(server) as c:
+        answer = c.chat_completion_stream(first).until_done()
+        assert answer.finish_reason == "pause_turn"
+        assert answer.text() == "Sunny so far." and answer.tool_calls() == ()
+        assert answer.message.provider_data == {"content": PAUSED_CONTENT}
+        assert answer.usage is not None
+        assert answer.usage.provider_data == {"server_tool_use": {"web_search_requests": 1}}
+        saved = llmcore.Context(messages=first.messages).append_response(answer).dumps()
+        resumed = llmcore.Context.loads(saved).to_request("claude-test", extra=first.extra)
+        assert c.chat_completion(resumed).text() == "Done."
+    replay = server.requests[1].json()["messages"]
+    assert replay == [{"role": "user", "content": "Weather in SF?"},
+                      {"role": "assistant", "content": PAUSED_CONTENT}]
 
 
 # --- signed thinking round trip ----------------------------------------------------------------

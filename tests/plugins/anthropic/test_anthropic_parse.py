@@ -10,9 +10,16 @@ import pytest
 
 import llmcore
 from llmcore import Frame, HttpResponse, Role, StopReason, ThinkingBlock, ToolCall, Usage
+from llmcore import events as ev
 from llmcore.accumulate import StreamAccumulator
 from llmcore_anthropic import ANTHROPIC
-from llmcore_anthropic.parse import iter_chunks, parse_error, parse_message, parse_models
+from llmcore_anthropic.parse import (
+    iter_chunks,
+    parse_error,
+    parse_message,
+    parse_models,
+    parse_models_page,
+)
 
 API = "anthropic-messages"
 
@@ -41,6 +48,12 @@ def run(*events: dict[str, Any]) -> Run:
             return chunks, stop.value, acc
         chunks.append(chunk)
         acc.feed(chunk)
+
+
+def events_per_chunk(*events: dict[str, Any]) -> list[list[Any]]:
+    """The block events each chunk produces, chunk by chunk (``[]`` for a chunk with none)."""
+    acc = StreamAccumulator("anthropic", API)
+    return [acc.feed(chunk) for chunk in iter_chunks(ANTHROPIC, frames(*events))]
 
 
 def start(usage: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -186,6 +199,8 @@ def test_thinking_blocks_with_signature_deltas_and_redacted_blocks() -> None:
 
 
 def test_tool_use_input_streamed_as_json_deltas() -> None:
+    """Each ``content_block_stop`` of a tool call is a fragment with ``end=True`` and no
+    arguments: a call that streamed no input gets ``{}`` from the core, nothing guessed."""
     chunks, _, acc = run(
         start(),
         block_start(0, {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}),
@@ -199,12 +214,13 @@ def test_tool_use_input_streamed_as_json_deltas() -> None:
         END,
     )
     fragments = [tc for c in chunks for ch in c.choices for tc in ch.delta.tool_calls]
-    assert [(f.index, f.id, f.name, f.arguments) for f in fragments] == [
-        (0, "toolu_a", "get_weather", None),
-        (0, None, None, '{"city": "Pa'),
-        (0, None, None, 'ris"}'),
-        (1, "toolu_b", "noop", None),
-        (1, None, None, "{}"),  # no input_json_delta: the start's input is the whole input
+    assert [(f.index, f.id, f.name, f.arguments, f.end) for f in fragments] == [
+        (0, "toolu_a", "get_weather", None, False),
+        (0, None, None, '{"city": "Pa', False),
+        (0, None, None, 'ris"}', False),
+        (0, None, None, None, True),
+        (1, "toolu_b", "noop", None, False),
+        (1, None, None, None, True),  # no input_json_delta: no argument text, the call ends
     ]
     final = acc.response()
     assert final.tool_calls() == (
@@ -212,6 +228,71 @@ def test_tool_use_input_streamed_as_json_deltas() -> None:
         ToolCall("toolu_b", "noop", {}),
     )
     assert final.stop_reason is StopReason.TOOL_USE
+
+
+def test_a_tool_call_ends_at_its_block_stop_in_the_event_view() -> None:
+    """The end event of a call with no input comes with its ``content_block_stop``, not at
+    stream close, and carries ``{}``."""
+    per_chunk = events_per_chunk(
+        start(),
+        block_start(0, {"type": "tool_use", "id": "toolu_b", "name": "noop", "input": {}}),
+        stop(0),
+        message_delta("tool_use", {"output_tokens": 9}),
+        END,
+    )
+    assert [type(e) for e in per_chunk[1]] == [ev.ToolCallStartEvent]
+    (end,) = per_chunk[2]
+    assert isinstance(end, ev.ToolCallEndEvent)
+    assert end.tool_call == ToolCall("toolu_b", "noop", {})
+
+
+def test_an_input_given_whole_at_the_block_start_is_the_arguments() -> None:
+    """A server that puts the whole input in ``content_block_start`` and streams no delta."""
+    chunks, _, acc = run(
+        start(),
+        block_start(0, {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}),
+        stop(0),
+        message_delta("tool_use", {"output_tokens": 2}),
+        END,
+    )
+    last = chunks[2].choices[0].delta.tool_calls[0]
+    assert (last.arguments, last.end) == ('{"a": 1}', True)
+    assert acc.response().tool_calls() == (ToolCall("t", "f", {"a": 1}),)
+
+
+def test_block_stop_ends_text_and_thinking_blocks() -> None:
+    """Two text blocks in a row stay two blocks in the event view, each ended at its stop."""
+    per_chunk = events_per_chunk(
+        start(),
+        block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, {"type": "thinking_delta", "thinking": "Hm."}),
+        delta(0, {"type": "signature_delta", "signature": "S"}),
+        stop(0),
+        block_start(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "text_delta", "text": "One."}),
+        stop(1),
+        block_start(2, {"type": "text", "text": ""}),
+        delta(2, {"type": "text_delta", "text": " Two."}),
+        stop(2),
+        message_delta("end_turn", {"output_tokens": 3}),
+        END,
+    )
+    kinds = [[type(e).__name__ for e in chunk] for chunk in per_chunk]
+    assert kinds == [  # empty block starts yield no chunk
+        [],
+        ["ThinkingStartEvent", "ThinkingDeltaEvent"],
+        [],
+        ["ThinkingEndEvent"],
+        ["TextStartEvent", "TextDeltaEvent"],
+        ["TextEndEvent"],
+        ["TextStartEvent", "TextDeltaEvent"],
+        ["TextEndEvent"],
+        [],
+    ]
+    ends = [e for chunk in per_chunk for e in chunk if isinstance(e, ev.TextEndEvent)]
+    assert [e.content for e in ends] == ["One.", " Two."]
+    thinking = next(e for chunk in per_chunk for e in chunk if isinstance(e, ev.ThinkingEndEvent))
+    assert (thinking.content, thinking.signature) == ("Hm.", "S")
 
 
 def test_invalid_streamed_tool_json_is_kept_raw() -> None:
@@ -227,25 +308,112 @@ def test_invalid_streamed_tool_json_is_kept_raw() -> None:
     assert call.arguments == {} and call.raw_arguments == '{"a": 1,'
 
 
-def test_server_tool_blocks_and_citations_are_not_tool_calls_or_text() -> None:
+CITATION = {"type": "web_search_result_location", "url": "https://w.example/sf",
+            "title": "SF weather", "cited_text": "Sunny, 21 C.", "encrypted_index": "E1"}
+SEARCH_RESULT = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+    {"type": "web_search_result", "url": "https://w.example/sf", "title": "SF weather",
+     "encrypted_content": "ENC==", "page_age": "1 day ago"}]}
+WEB_SEARCH_CONTENT = [
+    {"type": "text", "text": "Let me search."},
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+     "input": {"query": "SF weather"}},
+    SEARCH_RESULT,
+    {"type": "text", "text": "It is ", "citations": None},
+    {"type": "text", "text": "sunny.", "citations": [CITATION]},
+]
+WEB_SEARCH_EVENTS = (
+    start({"input_tokens": 10, "output_tokens": 1, "service_tier": "standard",
+           "cache_creation": {"ephemeral_5m_input_tokens": 0}}),
+    block_start(0, {"type": "text", "text": ""}),
+    delta(0, {"type": "text_delta", "text": "Let me search."}),
+    stop(0),
+    block_start(1, {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+                    "input": {}}),
+    delta(1, {"type": "input_json_delta", "partial_json": ""}),
+    delta(1, {"type": "input_json_delta", "partial_json": '{"query": '}),
+    delta(1, {"type": "input_json_delta", "partial_json": '"SF weather"}'}),
+    stop(1),
+    block_start(2, SEARCH_RESULT),
+    stop(2),
+    block_start(3, {"type": "text", "text": "", "citations": None}),
+    delta(3, {"type": "text_delta", "text": "It is "}),
+    stop(3),
+    block_start(4, {"type": "text", "text": "", "citations": []}),
+    delta(4, {"type": "citations_delta", "citation": CITATION}),
+    delta(4, {"type": "text_delta", "text": "sunny."}),
+    stop(4),
+    {"type": "some_future_event"},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None,
+                                        "container": {"id": "cnt_1"}},
+     "usage": {"output_tokens": 30, "server_tool_use": {"web_search_requests": 1}}},
+    END,
+)
+
+
+def test_server_tool_blocks_and_citations_are_kept_as_provider_data() -> None:
+    """A web-search answer: the server tool blocks are neither tool calls nor text; the whole
+    content list (citations included) is the message's provider data."""
+    body = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": WEB_SEARCH_CONTENT, "stop_reason": "end_turn", "stop_sequence": None,
+            "container": {"id": "cnt_1"},
+            "usage": {"input_tokens": 10, "output_tokens": 30, "service_tier": "standard",
+                      "cache_creation": {"ephemeral_5m_input_tokens": 0},
+                      "server_tool_use": {"web_search_requests": 1}}}
+    out = parse_message(ANTHROPIC, response(body))
+    assert out.text() == "Let me search.It is sunny." and out.tool_calls() == ()
+    assert out.message.provider_data == {"content": WEB_SEARCH_CONTENT}
+    assert out.provider_data == {"container": {"id": "cnt_1"}}
+    assert out.usage is not None
+    assert out.usage.provider_data == {"service_tier": "standard",
+                                       "cache_creation": {"ephemeral_5m_input_tokens": 0},
+                                       "server_tool_use": {"web_search_requests": 1}}
+
+
+def test_a_stream_ends_with_the_provider_data_of_the_whole_answer() -> None:
+    """The same web-search answer streamed: blocks assembled from their deltas (the server
+    tool's input, the citations) give the same message, response and usage provider data."""
+    chunks, done, acc = run(*WEB_SEARCH_EVENTS)
+    assert done is True
+    final = acc.response()
+    assert final.text() == "Let me search.It is sunny." and final.tool_calls() == ()
+    assert final.message.provider_data == {"content": WEB_SEARCH_CONTENT}
+    assert final.provider_data == {"container": {"id": "cnt_1"}}
+    assert final.usage is not None
+    assert final.usage.provider_data == {"service_tier": "standard",
+                                         "cache_creation": {"ephemeral_5m_input_tokens": 0},
+                                         "server_tool_use": {"web_search_requests": 1}}
+    # the list arrives from the first unmodelled block's end on: the blocks so far, then each
+    pieces = [len(ch.delta.provider_data["content"]) for c in chunks for ch in c.choices
+              if "content" in ch.delta.provider_data]
+    assert pieces == [2, 1, 1, 1]
+
+
+def test_plain_answers_carry_no_content_copy() -> None:
+    """Text, thinking and tool calls are modelled: no ``content`` provider data for them."""
+    body = {"content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                        {"type": "text", "text": "x"},
+                        {"type": "tool_use", "id": "t1", "name": "f", "input": {}}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 1, "output_tokens": 1}}
+    assert parse_message(ANTHROPIC, response(body)).message.provider_data == {}
+    _, _, acc = run(start(), block_start(0, {"type": "text", "text": "x"}), stop(0),
+                    message_delta("end_turn", {"output_tokens": 1}), END)
+    assert acc.response().message.provider_data == {}
+
+
+def test_stop_sequence_is_choice_provider_data() -> None:
+    body = {"content": [{"type": "text", "text": "1, 2"}], "stop_reason": "stop_sequence",
+            "stop_sequence": "3", "usage": {"input_tokens": 1, "output_tokens": 1}}
+    whole = parse_message(ANTHROPIC, response(body))
+    assert whole.choices[0].provider_data == {"stop_sequence": "3"}
     _, _, acc = run(
-        start(),
-        block_start(0, {"type": "server_tool_use", "id": "srv", "name": "web_search",
-                        "input": {}}),
-        delta(0, {"type": "input_json_delta", "partial_json": '{"query": "x"}'}),
-        stop(0),
-        block_start(1, {"type": "web_search_tool_result", "tool_use_id": "srv", "content": []}),
-        stop(1),
-        block_start(2, {"type": "text", "text": ""}),
-        delta(2, {"type": "citations_delta", "citation": {"type": "web_search_result_location"}}),
-        delta(2, {"type": "text_delta", "text": "Sunny."}),
-        stop(2),
-        {"type": "some_future_event"},
-        message_delta("end_turn", {"output_tokens": 3}),
+        start(), block_start(0, {"type": "text", "text": "1, 2"}), stop(0),
+        {"type": "message_delta", "delta": {"stop_reason": "stop_sequence", "stop_sequence": "3"},
+         "usage": {"output_tokens": 1}},
         END,
     )
-    final = acc.response()
-    assert final.text() == "Sunny." and final.tool_calls() == ()
+    streamed = acc.response()
+    assert streamed.choices[0].provider_data == {"stop_sequence": "3"}
+    assert streamed.stop_reason is StopReason.STOP
 
 
 def test_stream_without_message_stop_reports_no_terminal_event() -> None:
@@ -320,3 +488,20 @@ def test_models_page() -> None:
     assert models[0].extra == {"display_name": "Claude Sonnet 4.5",
                                "created_at": "2025-09-29T00:00:00Z"}
     assert models[1].created is None
+    page = parse_models_page(ANTHROPIC, response(body))
+    assert page.models == tuple(models) and page.next_request is None
+
+
+def test_models_page_with_more_asks_for_the_next_after_its_last_id() -> None:
+    body = {"data": [{"type": "model", "id": "claude-a"}], "has_more": True,
+            "first_id": "claude-a", "last_id": "claude-a"}
+    page = parse_models_page(ANTHROPIC, response(body))
+    assert [m.id for m in page.models] == ["claude-a"]
+    nxt = page.next_request
+    assert nxt is not None
+    assert (nxt.method, nxt.url) == ("GET", "https://api.anthropic.com/v1/models")
+    assert nxt.params == {"limit": "1000", "after_id": "claude-a"}
+    assert nxt.header("anthropic-version") == "2023-06-01"
+    # ``has_more`` without a cursor cannot be followed: the last page
+    no_cursor = {**body, "last_id": None}
+    assert parse_models_page(ANTHROPIC, response(no_cursor)).next_request is None

@@ -15,6 +15,7 @@ from llmcore import (
     DocumentPart,
     ImagePart,
     Message,
+    MessageOrigin,
     Role,
     TextPart,
     ThinkingBlock,
@@ -224,6 +225,85 @@ def test_an_unsigned_thinking_block_cannot_be_replayed_and_is_left_out() -> None
     block = ThinkingBlock("no signature", provider="anthropic", api="anthropic-messages")
     out = body(Message.user("q"), Message(Role.ASSISTANT, "A.", thinking=[block]))
     assert out["messages"][1] == {"role": "assistant", "content": "A."}
+
+
+# --- server-side tool blocks and citations go back as they came ------------------------------
+ORIGIN = MessageOrigin("anthropic", "anthropic-messages", "claude-sonnet-4-5")
+PAUSED_CONTENT = [
+    {"type": "text", "text": "Searching."},
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+     "input": {"query": "SF weather"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+        {"type": "web_search_result", "url": "https://w.example", "title": "W",
+         "encrypted_content": "ENC==", "page_age": None}]},
+    {"type": "text", "text": " Sunny.", "citations": [
+        {"type": "web_search_result_location", "url": "https://w.example", "title": "W",
+         "cited_text": "Sunny", "encrypted_index": "IDX"}]},
+]
+
+
+def paused(text: str = "Searching. Sunny.", **changes: Any) -> Message:
+    """The assistant message of a ``pause_turn`` web-search answer, as the client returns it."""
+    return Message(Role.ASSISTANT, text, origin=ORIGIN,
+                   provider_data={"content": PAUSED_CONTENT}, **changes)
+
+
+def test_recorded_content_blocks_go_back_unchanged_to_resume_a_paused_turn() -> None:
+    """Server tool blocks, results and citations are sent as the API sent them, in order."""
+    request = ChatCompletionRequest("claude-sonnet-4-5", [Message.user("Weather?"), paused()],
+                                    extra={"cache_breakpoints": [1]})
+    out = messages_payload(ANTHROPIC, llmcore.adapt_request(request, ANTHROPIC), False)
+    sent = out["messages"][1]
+    assert sent["role"] == "assistant"
+    assert sent["content"][:-1] == PAUSED_CONTENT[:-1]
+    assert sent["content"][-1] == {**PAUSED_CONTENT[-1], "cache_control": {"type": "ephemeral"}}
+    assert "cache_control" not in PAUSED_CONTENT[-1]  # the message's data is not changed
+
+
+def test_recorded_content_with_thinking_and_tool_use_goes_back_whole() -> None:
+    blocks = [{"type": "thinking", "thinking": "t", "signature": SIG}, *PAUSED_CONTENT,
+              {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+               "input": {"city": "SF"}}]
+    message = Message(
+        Role.ASSISTANT, "Searching. Sunny.", origin=ORIGIN, provider_data={"content": blocks},
+        thinking=[ThinkingBlock("t", SIG, provider="anthropic", api="anthropic-messages")],
+        tool_calls=[ToolCall("toolu_1", "get_weather", {"city": "SF"})],
+    )
+    request = ChatCompletionRequest("claude-sonnet-4-5", [Message.user("q"), message])
+    out = messages_payload(ANTHROPIC, llmcore.adapt_request(request, ANTHROPIC), False)
+    assert out["messages"][1]["content"] == blocks
+
+
+@pytest.mark.parametrize(
+    "message",
+    [paused("Edited."),  # the text no longer matches the blocks
+     paused(tool_calls=[ToolCall("toolu_9", "f", {})]),  # a call the blocks do not hold
+     paused(thinking=[ThinkingBlock("t", SIG, provider="anthropic",
+                                    api="anthropic-messages")])],
+    ids=["text", "tool-calls", "thinking"],
+)
+def test_a_message_that_no_longer_matches_its_blocks_is_sent_from_its_fields(
+    message: Message,
+) -> None:
+    request = ChatCompletionRequest("claude-sonnet-4-5", [Message.user("q"), message])
+    out = messages_payload(ANTHROPIC, llmcore.adapt_request(request, ANTHROPIC), False)
+    sent = out["messages"][1]["content"]
+    assert "server_tool_use" not in str(sent) and "ENC==" not in str(sent)
+
+
+def test_recorded_blocks_never_reach_another_api_or_provider() -> None:
+    """A handoff to another provider of the same API keeps provider data, but the signed
+    thinking becomes text there, so the blocks no longer match and are not sent."""
+    other = anthropic_compatible("http://127.0.0.1:9", name="local")
+    message = Message(
+        Role.ASSISTANT, "Searching. Sunny.", origin=ORIGIN,
+        provider_data={"content": [{"type": "thinking", "thinking": "t", "signature": SIG},
+                                   *PAUSED_CONTENT]},
+        thinking=[ThinkingBlock("t", SIG, provider="anthropic", api="anthropic-messages")],
+    )
+    request = ChatCompletionRequest("m", [Message.user("q"), message])
+    out = messages_payload(other, llmcore.adapt_request(request, other), False)
+    assert SIG not in str(out) and "ENC==" not in str(out)
 
 
 def test_tool_results_share_one_user_message_with_images_and_errors() -> None:
