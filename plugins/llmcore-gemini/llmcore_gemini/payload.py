@@ -10,7 +10,10 @@ The mapping, field by field:
   (with their ``thoughtSignature``), the reasoning text as one ``thought`` part when no block
   carries text, the text, then one ``functionCall`` part per tool call with the signature kept
   in ``ToolCall.extra["thoughtSignature"]``. A thinking block without text holds the signature
-  of a text part: it goes back on the first text part (or on an empty text part);
+  of a text part: it goes back on the first text part (or on an empty text part). On
+  ``gemini-3*`` models, a turn whose calls carry no signature (another provider's turn, after
+  a handoff) gets Google's stand-in ``skip_thought_signature_validator`` on its first call,
+  since those models refuse unsigned calls;
 - tool results -> ``functionResponse`` parts of one ``user`` content per run of results, with
   the function *name* taken from ``Message.name`` or from the assistant call with that id;
   ``response`` is ``{"output": text}`` (``{"error": text}`` for ``is_error``); images of a
@@ -60,6 +63,11 @@ __all__ = [
 ]
 
 SIGNATURE = "thoughtSignature"
+
+FOREIGN_SIGNATURE = "skip_thought_signature_validator"
+"""The ``thoughtSignature`` Google documents for function calls Gemini did not produce (another
+provider's turns, hand-built history). Gemini 3 models refuse a turn whose function calls carry
+no signature, so on ``gemini-3*`` models the first call of such a turn gets this one."""
 
 BUDGET_FOR_EFFORT: dict[ReasoningEffort, int] = {
     ReasoningEffort.NONE: 0,
@@ -172,8 +180,18 @@ def content_to_wire(content: Content, provider: Provider) -> list[dict[str, Any]
 
 
 # --- assistant turns --------------------------------------------------------------------------
-def assistant_parts(message: Message, provider: Provider) -> list[dict[str, Any]]:
-    """A model turn: thought parts, text (and media), then function calls, signatures kept."""
+def signs_calls(model: str) -> bool:
+    """True for the models that require a ``thoughtSignature`` on function calls (Gemini 3)."""
+    return fnmatch.fnmatchcase(model.rpartition("/")[2], "gemini-3*")
+
+
+def assistant_parts(
+    message: Message, provider: Provider, *, sign_calls: bool = False
+) -> list[dict[str, Any]]:
+    """A model turn: thought parts, text (and media), then function calls, signatures kept.
+
+    With ``sign_calls`` (:func:`signs_calls` of the model), a turn whose function calls carry
+    no signature at all gets :data:`FOREIGN_SIGNATURE` on its first call."""
     parts: list[dict[str, Any]] = []
     text_signatures: list[str] = []
     for block in message.thinking:
@@ -202,6 +220,9 @@ def assistant_parts(message: Message, provider: Provider) -> list[dict[str, Any]
         if isinstance(signature, str) and signature:
             wire[SIGNATURE] = signature
         parts.append(wire)
+    calls = [p for p in parts if "functionCall" in p]
+    if sign_calls and calls and not any(SIGNATURE in p for p in calls):
+        calls[0][SIGNATURE] = FOREIGN_SIGNATURE
     return parts
 
 
@@ -245,6 +266,7 @@ def contents_to_wire(
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
+    sign_calls = signs_calls(request.model)
     in_results = False  # the last content holds tool results: the next ones join it
     for index, message in enumerate(request.messages):
         try:
@@ -265,7 +287,7 @@ def contents_to_wire(
             if message.role is Role.ASSISTANT:
                 for call in message.tool_calls:
                     names[call.id] = call.name
-                parts = assistant_parts(message, provider)
+                parts = assistant_parts(message, provider, sign_calls=sign_calls)
                 if parts:
                     contents.append({"role": "model", "parts": parts})
                 continue
