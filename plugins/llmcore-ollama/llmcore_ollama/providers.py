@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_PORT",
     "OLLAMA",
+    "OllamaCompat",
     "OllamaProvider",
     "normalize_host",
     "ollama_provider",
