@@ -4,8 +4,9 @@
 llmcore-ollama plugin with the page's plugin registry, so ``Client("ollama")`` is the real
 provider, and serves ``/api/...`` URLs of http(s) hosts from memory in Ollama's wire format:
 ``/api/chat`` (JSON or NDJSON, echoing tools as tool calls and thinking when ``think`` is on),
-``/api/generate`` (JSON or NDJSON, with ``context`` and timings), ``/api/tags``, ``/api/show``, ``/api/pull`` (a progress stream) and ``/api/delete``. Every other
-URL goes to the harness's own fake HTTP handler, unchanged.
+``/api/generate`` (JSON or NDJSON, with ``context`` and timings), ``/api/tags``,
+``/api/show``, ``/api/pull`` (a progress stream) and ``/api/delete``. Every other URL goes to
+the harness's own fake HTTP handler, unchanged.
 """
 
 from __future__ import annotations
