@@ -4,8 +4,9 @@
 llmcore-ollama plugin with the page's plugin registry, so ``Client("ollama")`` is the real
 provider, and serves ``/api/...`` URLs of http(s) hosts from memory in Ollama's wire format:
 ``/api/chat`` (JSON or NDJSON, echoing tools as tool calls and thinking when ``think`` is on),
-``/api/tags``, ``/api/show``, ``/api/pull`` (a progress stream) and ``/api/delete``. Every other
-URL goes to the harness's own fake HTTP handler, unchanged.
+``/api/generate`` (JSON or NDJSON, with ``context`` and timings), ``/api/tags``,
+``/api/show``, ``/api/pull`` (a progress stream) and ``/api/delete``. Every other URL goes to
+the harness's own fake HTTP handler, unchanged.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class FakeOllama:
         if body.get("format"):
             message["content"] = json.dumps({"name": "Ada", "age": 36})
         final = {"model": model, "created_at": "2025-05-04T17:37:44.123456Z", "done": True,
-                 "done_reason": "stop", "prompt_eval_count": 12, "eval_count": 6}
+                 "done_reason": "stop", "prompt_eval_count": 12, "eval_count": 6,
+                 "total_duration": 412000000, "eval_duration": 250000000}
         if not body.get("stream", True):
             return _json(200, {**final, "message": message})
         pieces: list[dict[str, Any]] = []
@@ -79,6 +81,20 @@ class FakeOllama:
                     "done": False} for p in pieces]
         objects.append({**final, "message": {"role": "assistant", "content": ""}})
         return MemoryResponse(200, NDJSON, _lines(objects))
+
+    def _generate(self, body: dict[str, Any]) -> MemoryResponse:
+        words = ["Why", " is", " the", " sky", " blue?"] if not body.get("suffix") else ["return a"]
+        final = {"model": body["model"], "created_at": "2025-05-04T17:37:44.123456Z",
+                 "response": "", "done": True, "done_reason": "stop",
+                 "context": [*body.get("context", []), 1, 2, 3], "prompt_eval_count": 9,
+                 "eval_count": len(words), "total_duration": 812000000,
+                 "load_duration": 25000000, "prompt_eval_duration": 91000000,
+                 "eval_duration": 650000000}
+        if not body.get("stream", True):
+            return _json(200, {**final, "response": "".join(words)})
+        objects = [{"model": body["model"], "created_at": final["created_at"], "response": w,
+                    "done": False} for w in words]
+        return MemoryResponse(200, NDJSON, _lines([*objects, final]))
 
     def _tags(self, body: dict[str, Any]) -> MemoryResponse:
         return _json(200, {"models": [

@@ -354,7 +354,8 @@ def _client(provider: Provider, endpoint: _Endpoint, plugins: Plugins, **kwargs:
     """A client for ``provider`` moved onto ``endpoint`` (its base URL path kept)."""
     path = urlsplit(provider.base_url).path.rstrip("/")
     return Client(
-        provider.with_base_url(endpoint.base_url(path)),
+        provider,
+        base_url=endpoint.base_url(path),  # explicit: the provider's base_url_env must not win
         api_key=CANARY_KEY,
         options=ConnectionOptions(max_retries=0),
         plugins=plugins,

@@ -4,7 +4,8 @@ Thin hook implementations only; the translation lives in :mod:`llmcore_ollama.pa
 :mod:`llmcore_ollama.parse` and :mod:`llmcore_ollama.management`. The plugin declares
 ``LLMCORE_APIS``, so the core calls these hooks only for providers whose ``api`` is
 ``ollama-chat``. ``client.as_ollama()`` (the ``client_extension`` hook) gives model management
-and the native chunk stream (:class:`OllamaClient`).
+``/api/generate`` (``generate`` / ``generate_stream``) and the native chunk stream
+(:class:`OllamaClient`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from llmcore import (
     Provider,
     UnsupportedOperationError,
 )
-from llmcore_ollama.extension import OllamaClient, ProgressBar, ProgressCallback
+from llmcore_ollama.extension import GenerateStream, OllamaClient, ProgressBar, ProgressCallback
+from llmcore_ollama.generate import GenerateRequest
 from llmcore_ollama.management import ModelDetails, PullProgress
 from llmcore_ollama.parse import iter_chunks, parse_chat, parse_models
 from llmcore_ollama.parse import parse_error as parse_ollama_error
@@ -34,6 +36,7 @@ from llmcore_ollama.providers import (
     API,
     DEFAULT_BASE_URL,
     OLLAMA,
+    OllamaCompat,
     OllamaProvider,
     normalize_host,
     ollama_provider,
@@ -44,8 +47,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "EXTENSION",
     "OLLAMA",
+    "GenerateRequest",
+    "GenerateStream",
     "ModelDetails",
     "OllamaClient",
+    "OllamaCompat",
     "OllamaProvider",
     "ProgressBar",
     "ProgressCallback",

@@ -1,4 +1,14 @@
-"""Ollama ``/api/chat`` answers, NDJSON streams, model lists and errors -> llmcore (pure)."""
+"""Ollama ``/api/chat`` answers, NDJSON streams, model lists and errors -> llmcore (pure).
+
+Provider data: what an answer carries that llmcore does not model is kept, whole answers and
+streams alike. Timings and counts other than the two token counts (``total_duration``,
+``load_duration``, ``prompt_eval_duration``, ``eval_duration``: every ``*_duration`` and
+``*_count`` key) go to ``usage.provider_data``; the rest of the top level (``created_at`` as
+sent, with its nanoseconds; ``/api/generate``'s ``context``...) to the response's
+``provider_data``; unmodelled keys of the assistant ``message`` to the message's
+``provider_data``. In a stream every line's data is merged in order (later values win), so the
+response ends with the last line's ``created_at`` and the ``done`` line's timings.
+"""
 
 from __future__ import annotations
 
@@ -34,16 +44,20 @@ from llmcore import (
 )
 
 __all__ = [
+    "CHAT_KEYS",
     "STOP_REASONS",
     "error_from_message",
     "iter_chunks",
+    "message_data",
     "parse_chat",
     "parse_created",
     "parse_error",
     "parse_models",
     "parse_usage",
     "raise_line_error",
+    "split_provider_data",
     "tool_call_id",
+    "usage_and_data",
 ]
 
 STOP_REASONS: dict[str, StopReason] = {
@@ -63,6 +77,11 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?", re.IGNORECASE
 )
 _MODEL_KEYS = {"name", "model"}
+_COUNT_KEYS = frozenset({"prompt_eval_count", "eval_count"})
+
+CHAT_KEYS = frozenset({"model", "message", "done", "done_reason"}) | _COUNT_KEYS
+"""The top-level keys of an ``/api/chat`` object that llmcore models (the rest is provider data)."""
+_MESSAGE_KEYS = frozenset({"role", "content", "thinking", "tool_calls"})
 
 
 def _int(value: Any) -> int:
@@ -87,15 +106,52 @@ def parse_created(value: Any) -> int | None:
         return None
 
 
-def parse_usage(obj: dict[str, Any]) -> Usage | None:
+def _is_usage_key(key: str) -> bool:
+    return key.endswith(("_duration", "_count"))
+
+
+def split_provider_data(
+    obj: dict[str, Any], modelled: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keys of ``obj`` not in ``modelled``, split into (response level, usage level): the
+    usage level holds the timings and counts (``*_duration``, ``*_count``)."""
+    response: dict[str, Any] = {}
+    usage: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key not in modelled:
+            (usage if _is_usage_key(key) else response)[key] = value
+    return response, usage
+
+
+def parse_usage(obj: dict[str, Any], provider_data: dict[str, Any] | None = None) -> Usage | None:
     """``prompt_eval_count`` / ``eval_count`` of a final object, or None when it has neither.
 
     ``eval_count`` counts every generated token, thinking included. Ollama leaves prompt tokens
     it reused from its cache out of ``prompt_eval_count``, and says nothing of them.
+    ``provider_data`` (the timings) is kept on the usage.
     """
     if "prompt_eval_count" not in obj and "eval_count" not in obj:
         return None
-    return Usage.of(_int(obj.get("prompt_eval_count")), _int(obj.get("eval_count")))
+    return Usage.of(
+        _int(obj.get("prompt_eval_count")), _int(obj.get("eval_count")), provider_data=provider_data
+    )
+
+
+def usage_and_data(
+    obj: dict[str, Any], modelled: frozenset[str]
+) -> tuple[Usage | None, dict[str, Any]]:
+    """The usage of ``obj`` (its timings as the usage's provider data) and the response-level
+    provider data; without token counts the timings stay at the response level."""
+    data, timings = split_provider_data(obj, modelled)
+    usage = parse_usage(obj, timings)
+    if usage is None:
+        data.update(timings)
+    return usage, data
+
+
+def message_data(raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys of an assistant ``message`` object that llmcore does not model."""
+    return {k: v for k, v in raw.items() if k not in _MESSAGE_KEYS}
 
 
 def error_from_message(
@@ -202,15 +258,18 @@ def parse_chat(provider: Provider, response: HttpResponse) -> ChatCompletionResp
         raw.get("content") or "",
         tool_calls=calls,
         reasoning=raw.get("thinking") or None,
+        provider_data=message_data(raw),
     )
     finish = _finish(body)
+    usage, data = usage_and_data(body, CHAT_KEYS)
     return ChatCompletionResponse(
         id=None,
         model=body.get("model"),
         choices=(Choice(0, message, finish, _stop(finish, bool(calls), provider)),),
-        usage=parse_usage(body),
+        usage=usage,
         provider=provider.name,
         created=parse_created(body.get("created_at")),
+        provider_data=data,
     )
 
 
@@ -218,8 +277,9 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
     """Chunks from NDJSON lines; returns True at the ``done: true`` line.
 
     Content and thinking are deltas; tool calls arrive whole, each in one line, and are passed
-    on as one complete fragment each (indexes counted over the stream). An ``{"error": ...}``
-    line raises its typed error.
+    on as one complete fragment each, marked ended (indexes counted over the stream). Each
+    line's unmodelled fields are the chunk's provider data (see the module docstring). An
+    ``{"error": ...}`` line raises its typed error.
     """
     calls = 0
     first = True
@@ -240,6 +300,7 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
                     function.get("name"),
                     _arguments(function),
                     _extra(call) or None,
+                    end=True,
                 )
             )
             calls += 1
@@ -250,11 +311,12 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
             content=raw.get("content") or None,
             reasoning=raw.get("thinking") or None,
             tool_calls=tuple(deltas),
+            provider_data=message_data(raw),
         )
         first = False
         choice = ChunkChoice(0, delta, finish, _stop(finish, calls > 0, provider))
-        usage = parse_usage(obj) if done else None
-        yield ChatCompletionChunk(None, obj.get("model"), (choice,), usage)
+        usage, data = usage_and_data(obj, CHAT_KEYS)
+        yield ChatCompletionChunk(None, obj.get("model"), (choice,), usage, provider_data=data)
         if done:
             return True  # type: ignore[return-value]
     return None

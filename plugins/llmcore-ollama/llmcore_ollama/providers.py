@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
 
-from llmcore import Compat, Provider
+from llmcore import Compat, InvalidInputError, Provider
+from llmcore.validation import check_base_url
 
 __all__ = [
     "API",
     "DEFAULT_BASE_URL",
     "DEFAULT_PORT",
     "OLLAMA",
+    "OllamaCompat",
     "OllamaProvider",
     "normalize_host",
     "ollama_provider",
@@ -34,8 +37,9 @@ def normalize_host(host: str | None) -> str:
     ``http``, the port defaults to 11434 and an empty host is ``127.0.0.1``, so
     ``"0.0.0.0"`` gives ``http://0.0.0.0:11434``, ``"example.com:8080"`` gives
     ``http://example.com:8080`` and ``":8080"`` gives ``http://127.0.0.1:8080``; a bare IPv6
-    address gets its brackets. A value that is not a valid address is returned unchanged, for
-    :class:`llmcore.Client` to reject with an error naming it.
+    address gets its brackets. A value that is not a valid address (a port out of range...) is
+    returned with the ``http://`` scheme and no other change, for the base-URL check to reject
+    with its reason.
     """
     value = (host or "").strip()
     if "://" in value:
@@ -49,7 +53,7 @@ def normalize_host(host: str | None) -> str:
         split = urlsplit(f"http://{value}")
         port = split.port or DEFAULT_PORT
     except ValueError:
-        return value
+        return f"http://{value}"
     name = split.hostname or "127.0.0.1"
     try:
         if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
@@ -64,15 +68,39 @@ def normalize_host(host: str | None) -> str:
 class OllamaProvider(Provider):
     """A :class:`llmcore.Provider` whose ``base_url_env`` values are ``OLLAMA_HOST``-style.
 
-    The core reads the variables (:meth:`llmcore.Provider.env_base_url`); this class only
-    turns a value such as ``localhost:11434`` or ``0.0.0.0`` into a URL
-    (:func:`normalize_host`), since the core accepts base URLs with a scheme only.
+    :class:`llmcore.Client` asks :meth:`env_base_url` for the base URL when it is given no
+    ``base_url=``; this class reads the variables as the core does and turns a value such as
+    ``localhost:11434`` or ``0.0.0.0`` into a URL (:func:`normalize_host`), since the core
+    accepts base URLs with a scheme only. The client then checks and cleans that URL as any
+    other (credentials in it become a Basic ``Authorization`` header).
     """
 
     def env_base_url(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The first non-empty ``base_url_env`` variable as a URL (:func:`normalize_host`)."""
-        value = super().env_base_url(environ)
-        return None if value is None else normalize_host(value)
+        """The first non-empty ``base_url_env`` variable as a URL (:func:`normalize_host`), or
+        None when none is set.
+
+        :param environ: the variables to read (default ``os.environ``).
+        :raises InvalidInputError: the value is no usable address; the error (field
+            ``base_url``) names the variable and the reason, not the value (it may hold a
+            password).
+        """
+        env = os.environ if environ is None else environ
+        for name in self.base_url_env:
+            value = env.get(name)
+            if not value:
+                continue
+            url = normalize_host(value)
+            try:
+                check_base_url(name, url)
+            except InvalidInputError as exc:
+                raise InvalidInputError.at(
+                    "base_url",
+                    f"the value of {name} is not a usable Ollama address ({exc.reason}); set it "
+                    "to host[:port] or a URL, e.g. 'localhost:11434' or 'http://gpu-box:11434'",
+                    provider=self.name,
+                ) from None
+            return url
+        return None
 
 
 @attrs.frozen
