@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-import llmcore
 from agent_support import MODEL
 
+import llmcore
 from llmcore.agent import Agent, AgentOptions
 from llmcore.testing import FauxProvider, register_faux_provider
+
 
 @pytest.fixture
 def faux() -> Iterator[FauxProvider]:

@@ -213,10 +213,7 @@ def test_sequential_mode_runs_tools_one_after_the_other(
     recorder = Recorder()
     agent.subscribe(recorder)
     agent.prompt_text("go")
-    assert log == ["start call_0", "end call_0", "start call_1", "end call_1"] + [
-        "start call_2",
-        "end call_2",
-    ]
+    assert log == [f"{kind} call_{i}" for i in range(3) for kind in ("start", "end")]
     tool_events = [describe(e) for e in recorder.events if e.type.startswith("tool_execution")]
     assert tool_events == [
         f"tool_execution_{kind}:call_{i}" for i in range(3) for kind in ("start", "update", "end")
@@ -408,9 +405,7 @@ def test_prepare_arguments_runs_before_validation(
     assert agent.state.messages[2].text() == "sunny in Oslo"
 
 
-def test_low_level_agent_loop_and_run_agent_loop(
-    faux: FauxProvider, client: Any
-) -> None:
+def test_low_level_agent_loop_and_run_agent_loop(faux: FauxProvider, client: Any) -> None:
     faux.add_reply(tool_calls=calls("Paris"))
     faux.add_reply(text="It is sunny.")
     faux.add_reply(text="Again.")
