@@ -44,7 +44,7 @@ from llmcore import serde
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ReasoningEffort, StopReason
 from llmcore.content import Content
-from llmcore.errors import LlmError
+from llmcore.errors import InvalidInputError, LlmError
 from llmcore.messages import Message, Role, Tool, ToolCall
 from llmcore.tool_schema import convert_arguments
 from llmcore.tools import ToolValidationError, tool_from_function, validate_tool_arguments
@@ -436,7 +436,13 @@ class AgentLoopConfig:
 def _effort(level: ReasoningEffort | str | None) -> ReasoningEffort | None:
     if level is None or level == "off":
         return None
-    return ReasoningEffort(level)
+    try:
+        return ReasoningEffort(level)
+    except ValueError:
+        known = ", ".join(repr(e.value) for e in ReasoningEffort)
+        raise InvalidInputError.at(
+            "thinking_level", f"unknown level {level!r}; expected 'off' or one of {known}"
+        ) from None
 
 
 class _Partial:
@@ -905,6 +911,12 @@ class Agent:
     ``prompt_text`` / ``prompt_messages`` / ``continue_run`` block until the run ends; listeners
     are called on that thread. ``abort``, ``steer``, ``follow_up``, ``wait_for_idle`` and the
     setters may be called from any thread.
+
+    :param client: the client whose streams the agent uses, or a stream function (``None``
+        when ``options.stream`` is set).
+    :param options: the model, tools, hooks and queue modes.
+    :raises AgentError: neither a client nor ``options.stream`` was given.
+    :raises InvalidInputError: ``options.thinking_level`` is unknown.
     """
 
     def __init__(self, client: Client | StreamFunction | None, options: AgentOptions) -> None:
@@ -916,6 +928,7 @@ class Agent:
             self._stream = client
         else:
             self._stream = client_stream_function(client)  # type: ignore[arg-type]
+        _effort(options.thinking_level)
         self.options = options
         self._state = AgentState(
             options.system_prompt,
@@ -948,7 +961,11 @@ class Agent:
         self._state.model = model
 
     def set_thinking_level(self, level: ReasoningEffort | str | None) -> None:
-        """The reasoning effort for the next run (``None`` or ``"off"``: the provider's default)."""
+        """The reasoning effort for the next run (``None`` or ``"off"``: the provider's default).
+
+        :raises InvalidInputError: ``level`` is no :class:`~llmcore.ReasoningEffort` value.
+        """
+        _effort(level)
         self._state.thinking_level = level
 
     def set_tools(self, tools: Sequence[AgentTool]) -> None:
@@ -1023,13 +1040,14 @@ class Agent:
         return self.prompt_messages([Message.user(text)])
 
     def prompt_messages(self, messages: Sequence[AgentMessage]) -> list[AgentMessage]:
-        """Send ``messages`` and run until the agent stops; returns the messages added.
+        """Send ``messages`` (a str is a user message) and run until the agent stops; returns
+        the messages added.
 
         :raises AgentError: a run is already going, or ``messages`` is empty.
         """
         if not messages:
             raise AgentError("prompt_messages needs at least one message")
-        return self._run(list(messages))
+        return self._run([_as_message(m) for m in messages])
 
     def continue_run(self) -> list[AgentMessage]:
         """Run again from the conversation as it is (e.g. after an error): the last message

@@ -320,3 +320,26 @@ def test_setters_apply_to_the_next_run(
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert [t["name"] for t in request["tools"]] == ["get_weather"]
     assert agent.state.model == "faux-2" and agent.state.tools == (WEATHER,)
+
+
+def test_thinking_level_is_checked_and_off_sends_none(
+    faux: FauxProvider, make_agent: Callable[..., Agent]
+) -> None:
+    from llmcore import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="thinking_level"):
+        make_agent(thinking_level="extreme")
+    agent = make_agent(thinking_level="off")
+    with pytest.raises(InvalidInputError, match="thinking_level"):
+        agent.set_thinking_level("bogus")
+    faux.add_reply(text="ok")
+    agent.prompt_messages(["plain text is a user message"])
+    assert faux.requests[0].get("reasoning_effort") is None
+    assert agent.state.messages[0] == Message.user("plain text is a user message")
+
+
+def test_a_client_or_a_stream_is_required() -> None:
+    from llmcore.agent import AgentOptions
+
+    with pytest.raises(AgentError, match="client"):
+        Agent(None, AgentOptions(model="m"))
