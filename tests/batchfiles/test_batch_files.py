@@ -138,8 +138,9 @@ def test_every_line_gets_one_openai_batch_output_line(
     loopback_server.add("POST", CHAT_PATH, Reply.json(completion("answer")))
     source = write_lines(tmp_path / "in.jsonl", [openai_line(f"q{i}", f"p{i}") for i in range(30)])
     seen: list[BatchProgress] = []
-    summary = run_file(source, tmp_path / "out.jsonl", client=client, concurrency=4,
-                       progress=seen.append)
+    summary = run_file(
+        source, tmp_path / "out.jsonl", client=client, concurrency=4, progress=seen.append
+    )
     assert (summary.done, summary.failed, summary.skipped, summary.total) == (30, 0, 0, 30)
     results = read_results(tmp_path / "out.jsonl")
     assert sorted(r["custom_id"] for r in results) == sorted(f"q{i}" for i in range(30))
@@ -191,8 +192,9 @@ def test_llmcore_request_json_lines_and_model_override(
     source = write_lines(tmp_path / "in.jsonl", lines)
     summary = run_file(source, tmp_path / "out.jsonl", client=client, model="override-model")
     assert (summary.done, summary.failed) == (2, 0)
-    sent = sorted((r.json()["model"], r.json()["messages"][0]["content"])
-                  for r in loopback_server.requests)
+    sent = sorted(
+        (r.json()["model"], r.json()["messages"][0]["content"]) for r in loopback_server.requests
+    )
     assert sent == [("override-model", "from serde"), ("override-model", "hi")]
 
 

@@ -27,10 +27,24 @@ KILLS = 5
 def _start(source: Path, out: Path, base_url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     return subprocess.Popen(
-        [sys.executable, "-m", "llmcore", "batch", str(source), str(out),
-         "--provider", "openai-compatible", "--base-url", base_url, "--concurrency", "8",
-         "--no-progress"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "llmcore",
+            "batch",
+            str(source),
+            str(out),
+            "--provider",
+            "openai-compatible",
+            "--base-url",
+            base_url,
+            "--concurrency",
+            "8",
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
