@@ -183,14 +183,19 @@ def _message(raw: Any, where: str) -> Message:
     calls = raw.get("tool_calls") or ()
     if not isinstance(calls, list | tuple):
         raise InvalidInputError.at(f"{where}.tool_calls", "must be a list")
-    return Message(
-        role=raw.get("role", ""),
-        content=_content(raw.get("content"), f"{where}.content"),
-        tool_calls=[_tool_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(calls)],
-        tool_call_id=raw.get("tool_call_id"),
-        name=raw.get("name"),
-        reasoning=raw.get("reasoning_content") or raw.get("reasoning"),
-    )
+    content = _content(raw.get("content"), f"{where}.content")
+    tool_calls = [_tool_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(calls)]
+    try:
+        return Message(
+            role=raw.get("role", ""),
+            content=content,
+            tool_calls=tool_calls,
+            tool_call_id=raw.get("tool_call_id"),
+            name=raw.get("name"),
+            reasoning=raw.get("reasoning_content") or raw.get("reasoning"),
+        )
+    except InvalidInputError as exc:
+        raise exc.within(where) from None
 
 
 def _tool(raw: Any, where: str) -> Tool:
@@ -279,6 +284,9 @@ def _item(data: Mapping[str, Any], line: int, model: str | None) -> BatchItem:
             request = request_from_openai(data.get("body"), model=model)  # type: ignore[arg-type]
     except LlmError as exc:
         return BatchItem(custom_id, line, None, exc)
+    except Exception as exc:  # JSON of an unexpected shape: that line fails, not the whole run
+        error = InvalidInputError(redact(f"line {line}: {type(exc).__name__}: {exc}"))
+        return BatchItem(custom_id, line, None, error)
     return BatchItem(custom_id, line, request)
 
 

@@ -106,6 +106,12 @@ def test_an_openai_body_becomes_a_request_with_messages_tools_and_options() -> N
 def test_a_bad_body_names_the_field() -> None:
     with pytest.raises(InvalidInputError, match=r"messages\[0\].content"):
         request_from_openai({"model": "m", "messages": [{"role": "user", "content": 5}]})
+    messages = [{"role": "user", "content": "x"}, {"role": "bogus", "content": "x"}]
+    with pytest.raises(InvalidInputError, match=r"^messages\[1\].role: unknown role"):
+        request_from_openai({"model": "m", "messages": messages})
+    with pytest.raises(InvalidInputError, match=r"^model: "):
+        request_from_openai({"messages": messages[:1]})
+    assert request_from_openai({"messages": messages[:1]}, model="given").model == "given"
 
 
 # --- reading the input ----------------------------------------------------------------------------
