@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,47 @@ def test_batch_with_duplicate_ids_is_one_line_naming_them(tmp_path: Path) -> Non
     assert out.returncode == 1
     assert "duplicate custom_id: 'x' on lines 1, 2" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_batch_interrupted_with_ctrl_c_exits_130_without_traceback_and_resumes(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    loopback_server.add("POST", CHAT_PATH, Reply.json(completion()).after(0.05))
+    source = write_lines(tmp_path / "in.jsonl", [openai_line(f"q{i}") for i in range(400)])
+    out_path = tmp_path / "out.jsonl"
+    args = [
+        "batch",
+        str(source),
+        str(out_path),
+        "--provider",
+        "openai-compatible",
+        "--base-url",
+        base(loopback_server),
+        "-c",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmcore", *args],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not out_path.exists() or out_path.stat().st_size == 0:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    written = len(read_results(out_path))
+    assert 0 < written < 400
+    loopback_server.reset()
+    loopback_server.add("POST", CHAT_PATH, Reply.json(completion()))
+    again = run(*args[:-2], "-c", "8")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith(f"done {400 - written}, failed 0, skipped {written}, ")
+    assert sorted(r["custom_id"] for r in read_results(out_path)) == sorted(
+        f"q{i}" for i in range(400)
+    )
