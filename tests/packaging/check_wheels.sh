@@ -21,9 +21,10 @@ ls "$WORK/dist"
 python -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 # Dependencies first (from the index), then our wheels strictly from the local folder.
-"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema click
 "$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-openai
 cd "$WORK"   # away from the source tree, so the installed wheels are what gets imported
+"$WORK/venv/bin/llmcore" providers | grep -q '^openai-compatible '   # the console script
 "$PY" - <<'PY'
 import importlib.metadata as md
 import llmcore, llmcore_openai
@@ -46,7 +47,7 @@ PY
 # --- llmcore + llmcore-zhipu, nothing else named: the plugin's own dependency comes along -------
 python -m venv "$WORK/venv-zhipu"
 PYZ="$WORK/venv-zhipu/bin/python"
-"$PYZ" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PYZ" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema click
 "$PYZ" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-zhipu
 "$PYZ" - <<'PY'
 import http.server, importlib.metadata as md, json, threading
@@ -94,7 +95,7 @@ PY
 # --- llmcore-ollama on its own: pip brings what it declares (llmcore), nothing else is installed.
 python -m venv "$WORK/venv-ollama"
 PY="$WORK/venv-ollama/bin/python"
-"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema click
 "$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-ollama
 "$PY" - <<'PY'
 import importlib.metadata as md
@@ -152,7 +153,7 @@ PY
 rm -rf "$WORK/venv-anthropic"
 python -m venv "$WORK/venv-anthropic"
 APY="$WORK/venv-anthropic/bin/python"
-"$APY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$APY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema click
 "$APY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-anthropic
 "$APY" - <<'PY'
 import importlib.metadata as md
@@ -205,7 +206,7 @@ PY
 rm -rf "$WORK/venv-gemini"
 python -m venv "$WORK/venv-gemini"
 PY="$WORK/venv-gemini/bin/python"
-"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema
+"$PY" -m pip install -q requests pluggy attrs cattrs tenacity jsonschema click
 "$PY" -m pip install -q --no-index --find-links "$WORK/dist" llmcore llmcore-gemini
 (cd "$WORK" && "$PY" - <<'PY'
 import http.server, json, threading
