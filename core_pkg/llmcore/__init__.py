@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from llmcore import _logsafety
 from llmcore.accumulate import finish_tool_call
+from llmcore.batching import ClientSpec, batch_smart
 from llmcore.cancel import CancelHandle
 from llmcore.chat import (
     ChatCompletionChunk,
@@ -33,6 +34,7 @@ from llmcore.context import Context
 from llmcore.errors import (
     ApiConnectionError,
     AuthenticationError,
+    CancelledRequestError,
     ConfigurationError,
     ConflictError,
     ContentFilterError,
@@ -89,6 +91,7 @@ __all__ = [
     "AudioPart",
     "AuthenticationError",
     "CancelHandle",
+    "CancelledRequestError",
     "Capabilities",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -97,6 +100,7 @@ __all__ = [
     "Choice",
     "ChunkChoice",
     "Client",
+    "ClientSpec",
     "Compat",
     "ConfigurationError",
     "ConflictError",
@@ -148,6 +152,7 @@ __all__ = [
     "Usage",
     "__version__",
     "adapt_request",
+    "batch_smart",
     "complete_error",
     "error_for_status",
     "finish_tool_call",

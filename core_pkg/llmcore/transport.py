@@ -440,8 +440,49 @@ def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> N
             conn.close()
 
 
+def _resize_queue(pool: urllib3.connectionpool.HTTPConnectionPool, size: int) -> None:
+    """Let ``pool`` keep ``size`` idle connections. Shrinking closes the oldest idle ones
+    beyond it; connections in use are not touched (they are discarded when they come back to
+    a full pool, as urllib3 always does)."""
+    queue = pool.pool
+    if queue is None:  # the pool was closed
+        return
+    extra: list[Any] = []
+    with queue.mutex:
+        queue.maxsize = size
+        items = queue.queue  # a LifoQueue's list: the oldest idle connections come first
+        while len(items) > size:
+            extra.append(items.pop(0))
+        queue.not_full.notify_all()
+    for conn in extra:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+class _Capacity:
+    """How many connections each pool of one transport keeps: ``pool_size``, or more while a
+    batch needs more (:meth:`Transport.reserve`). Pools created later start at the current
+    size."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.lock = threading.Lock()
+        self.reservations: list[int] = []
+
+    @property
+    def size(self) -> int:
+        return max([self.base, *self.reservations])
+
+
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _LeasedHTTPConnection
+    capacity: _Capacity | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.capacity is not None:
+            _resize_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -450,6 +491,12 @@ class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
 
 class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _LeasedHTTPSConnection
+    capacity: _Capacity | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.capacity is not None:
+            _resize_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -486,7 +533,14 @@ class Transport:
         self._adapter = requests.adapters.HTTPAdapter(
             pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
         )
-        self._adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        # Per-transport pool classes share this transport's capacity, so that a batch can
+        # grow the pools it uses (and pools created during the batch start grown).
+        self._capacity = _Capacity(options.pool_size)
+        extra = {"capacity": self._capacity}
+        self._adapter.poolmanager.pool_classes_by_scheme = {
+            "http": type("_HTTPPool", (_HTTPPool,), extra),
+            "https": type("_HTTPSPool", (_HTTPSPool,), extra),
+        }
         self.session.mount("https://", self._adapter)
         self.session.mount("http://", self._adapter)
         # An explicit proxy is passed with every request: requests lets proxy environment
@@ -494,6 +548,40 @@ class Transport:
         self._proxies = {"http": options.proxy, "https": options.proxy} if options.proxy else None
         self._last_used = time.monotonic()
         self._lock = threading.Lock()
+
+    @property
+    def pool_capacity(self) -> int:
+        """How many idle connections each host's pool keeps right now."""
+        with self._capacity.lock:
+            return self._capacity.size
+
+    def _resize_pools(self) -> None:
+        size = self._capacity.size
+        pools = self._adapter.poolmanager.pools
+        with pools.lock:
+            current = list(pools._container.values())
+        for pool in current:
+            _resize_queue(pool, size)
+
+    @contextlib.contextmanager
+    def reserve(self, connections: int) -> Iterator[None]:
+        """Keep at least ``connections`` pooled connections per host while the block runs.
+
+        A batch running ``connections`` requests at once would otherwise open and drop a
+        connection for each request above ``pool_size``. Reservations from several threads
+        add up as their maximum; when the last one ends the pools shrink back to
+        ``pool_size``, closing only idle connections. Leases are untouched: connections come
+        and go through the same pool methods as always.
+        """
+        with self._capacity.lock:
+            self._capacity.reservations.append(connections)
+            self._resize_pools()
+        try:
+            yield
+        finally:
+            with self._capacity.lock:
+                self._capacity.reservations.remove(connections)
+                self._resize_pools()
 
     def _drop_idle(self) -> None:
         idle = self.options.idle_timeout
@@ -574,7 +662,7 @@ class Transport:
         the server had already closed (no byte of a response arrived: the server never took
         the request). Every pooled connection may be stale, so this repeats up to the pool
         size; a failure on a new connection is a real one."""
-        for _ in range(self.options.pool_size):
+        for _ in range(self._capacity.size):
             try:
                 return self._send_once(request, stream=stream, cancel=cancel, deadline=deadline)
             except _StaleConnection:
