@@ -19,6 +19,7 @@ import datetime
 import email.utils
 import logging
 import pickle
+import queue
 import re
 import sys
 import threading
@@ -195,28 +196,27 @@ def run_ordered(
     """Submit items ``0..count-1`` with at most ``window`` in flight; results in input order.
 
     Results are collected on the calling thread, which also runs ``on_result`` and the
-    progress bar (one at a time, in completion order). On cancel nothing more is submitted,
-    pending futures are cancelled, and running ones are waited for when ``wait_running`` (a
-    local pool: their requests are interrupted by the same handle) or else marked cancelled at
-    once (an executor elsewhere cannot interrupt them). A future that raises (a worker that
-    died) puts an :class:`LlmError` in its slot.
+    progress bar (one at a time, in completion order). Completions arrive through one queue
+    (each future's done-callback), so collecting costs the same per item however many are in
+    flight. On cancel nothing more is submitted, pending futures are cancelled, and running
+    ones are waited for when ``wait_running`` (a local pool: their requests are interrupted
+    by the same handle) or else marked cancelled at once (an executor elsewhere cannot
+    interrupt them). A future that raises (a worker that died) puts an :class:`LlmError` in
+    its slot.
     """
     results: list[BatchResult | None] = [None] * count
     bar = Progress(count) if progress else None
-    stop: concurrent.futures.Future[None] = concurrent.futures.Future()
+    arrived: queue.SimpleQueue[int] = queue.SimpleQueue()  # indexes; -1 means "cancelled"
+    running: dict[int, concurrent.futures.Future[BatchResult]] = {}
 
     def wake() -> None:
-        if not stop.done():
-            with _stop_lock:
-                if not stop.done():
-                    stop.set_result(None)
+        arrived.put(-1)
 
     if cancel is not None:
         cancel.on_cancel(wake)
-    running: dict[concurrent.futures.Future[BatchResult], int] = {}
-    next_index = 0
 
-    def collect(future: concurrent.futures.Future[BatchResult], index: int) -> None:
+    def collect(index: int) -> None:
+        future = running.pop(index)
         if future.cancelled():
             result: BatchResult = cancelled_error(index)
         else:
@@ -228,33 +228,37 @@ def run_ordered(
         if on_result is not None:
             on_result(index, result)
 
+    def start(index: int) -> None:
+        future = submit(index)
+        running[index] = future
+        future.add_done_callback(lambda _f: arrived.put(index))
+
+    stopped = cancel is not None and cancel.cancelled
+    next_index = 0
     try:
-        while True:
-            while next_index < count and len(running) < window and not stop.done():
-                running[submit(next_index)] = next_index
+        while not stopped:
+            while next_index < count and len(running) < window:
+                start(next_index)
                 next_index += 1
             if not running:
                 break
-            waited: list[concurrent.futures.Future[Any]] = [*running, stop]
-            done, _ = concurrent.futures.wait(
-                waited, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in done:
-                if future is stop:
-                    continue
-                collect(future, running.pop(future))
-            if stop.done():
-                break
-        if stop.done():
-            for future in list(running):
+            index = arrived.get()
+            if index < 0:
+                stopped = True
+            elif index in running:
+                collect(index)
+        if stopped:
+            for index, future in list(running.items()):
                 if future.cancel() or not wait_running:
-                    collect(future, running.pop(future))
-            for future in concurrent.futures.as_completed(list(running)):
-                collect(future, running.pop(future))
+                    collect(index)
+            while running:
+                index = arrived.get()
+                if index in running:
+                    collect(index)
     finally:
         if cancel is not None:
             cancel.discard(wake)
-        for future in running:  # the callback raised: nothing more runs
+        for future in running.values():  # the callback raised: nothing more runs
             future.cancel()
         if bar is not None:
             bar.close()
@@ -262,9 +266,6 @@ def run_ordered(
     for index, result in enumerate(results):
         out.append(result if result is not None else cancelled_error(index))
     return out
-
-
-_stop_lock = threading.Lock()
 
 
 # --- rate limits --------------------------------------------------------------------------------

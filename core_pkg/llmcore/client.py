@@ -618,10 +618,13 @@ class Client:
             def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
                 return target.submit(self._batch_item, index, items[index], cancel=cancel)
 
+            # On a pool of its own the batch queues every item at once (the pool's threads
+            # bound the concurrency, and a thread that finishes picks the next item without
+            # waiting for the collecting thread); a caller's pool gets a window of items.
             return run_ordered(
                 len(items),
                 submit,
-                window=window,
+                window=len(items) if executor is None else window,
                 on_result=on_result,
                 progress=progress,
                 cancel=cancel,

@@ -440,39 +440,33 @@ def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> N
             conn.close()
 
 
-def _resize_queue(pool: urllib3.connectionpool.HTTPConnectionPool, size: int) -> None:
-    """Let ``pool`` keep ``size`` idle connections. Shrinking closes the oldest idle ones
-    beyond it; connections in use are not touched (they are discarded when they come back to
-    a full pool, as urllib3 always does)."""
+def _grow_queue(pool: urllib3.connectionpool.HTTPConnectionPool, size: int) -> None:
+    """Let ``pool`` keep up to ``size`` idle connections (never fewer than it does now).
+
+    Only the queue's bound changes, under the queue's own lock: connections in use and idle
+    ones are untouched, and the pool's get/put (which finish leases) stay as they are."""
     queue = pool.pool
     if queue is None:  # the pool was closed
         return
-    extra: list[Any] = []
     with queue.mutex:
-        queue.maxsize = size
-        items = queue.queue  # a LifoQueue's list: the oldest idle connections come first
-        while len(items) > size:
-            extra.append(items.pop(0))
-        queue.not_full.notify_all()
-    for conn in extra:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        if queue.maxsize < size:
+            queue.maxsize = size
+            queue.not_full.notify_all()
 
 
 class _Capacity:
-    """How many connections each pool of one transport keeps: ``pool_size``, or more while a
-    batch needs more (:meth:`Transport.reserve`). Pools created later start at the current
-    size."""
+    """How many connections each pool of one transport keeps: ``pool_size``, or more once a
+    batch needed more (:meth:`Transport.reserve`). Pools created later start at that size."""
 
     def __init__(self, base: int) -> None:
         self.base = base
         self.lock = threading.Lock()
-        self.reservations: list[int] = []
+        self.high = base  # the largest reservation since the pools were last dropped
+        self.active: list[int] = []
 
     @property
     def size(self) -> int:
-        return max([self.base, *self.reservations])
+        return max([self.base, self.high, *self.active])
 
 
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -482,7 +476,7 @@ class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.capacity is not None:
-            _resize_queue(self, self.capacity.size)
+            _grow_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -496,7 +490,7 @@ class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.capacity is not None:
-            _resize_queue(self, self.capacity.size)
+            _grow_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -555,33 +549,31 @@ class Transport:
         with self._capacity.lock:
             return self._capacity.size
 
-    def _resize_pools(self) -> None:
-        size = self._capacity.size
-        pools = self._adapter.poolmanager.pools
-        with pools.lock:
-            current = list(pools._container.values())
-        for pool in current:
-            _resize_queue(pool, size)
-
     @contextlib.contextmanager
     def reserve(self, connections: int) -> Iterator[None]:
-        """Keep at least ``connections`` pooled connections per host while the block runs.
+        """Make every host's pool keep at least ``connections`` connections.
 
         A batch running ``connections`` requests at once would otherwise open and drop a
-        connection for each request above ``pool_size``. Reservations from several threads
-        add up as their maximum; when the last one ends the pools shrink back to
-        ``pool_size``, closing only idle connections. Leases are untouched: connections come
-        and go through the same pool methods as always.
+        connection for each request above ``pool_size``. The pools only grow, which is safe
+        for other threads using them: their connections and leases are untouched. They keep
+        that size (so the next batch finds its connections warm) until the client has been
+        idle for ``idle_timeout``, when the pooled connections are dropped as always and the
+        pools start again at ``pool_size``.
         """
         with self._capacity.lock:
-            self._capacity.reservations.append(connections)
-            self._resize_pools()
+            self._capacity.active.append(connections)
+            self._capacity.high = max(self._capacity.high, connections)
+            size = self._capacity.size
+            pools = self._adapter.poolmanager.pools
+            with pools.lock:
+                current = list(pools._container.values())
+            for pool in current:
+                _grow_queue(pool, size)
         try:
             yield
         finally:
             with self._capacity.lock:
-                self._capacity.reservations.remove(connections)
-                self._resize_pools()
+                self._capacity.active.remove(connections)
 
     def _drop_idle(self) -> None:
         idle = self.options.idle_timeout
@@ -589,6 +581,8 @@ class Transport:
         with self._lock:
             if idle is not None and now - self._last_used > idle:
                 self._adapter.poolmanager.clear()
+                with self._capacity.lock:
+                    self._capacity.high = self._capacity.base
                 log.debug(
                     "llmcore: dropped pooled connections idle for %.1fs", now - self._last_used
                 )

@@ -6,10 +6,11 @@ import concurrent.futures
 import io
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
-from conftest import OPTIONS, echo_server, requests_for
+from batch_support import OPTIONS, check_echoes, echo_server, requests_for
 from loopback import LoopbackServer
 
 from llmcore import (
@@ -18,21 +19,9 @@ from llmcore import (
     ChatCompletionResponse,
     Client,
     ConfigurationError,
-    InvalidRequestError,
     LlmError,
 )
 from llmcore.batching import BatchResult, Progress
-
-
-def check_echoes(results: list[BatchResult], count: int, fail_every: int = 10) -> None:
-    assert len(results) == count
-    for i, result in enumerate(results):
-        if i % fail_every == 0:
-            assert isinstance(result, InvalidRequestError), (i, result)
-            assert f"bad {i}" in result.message
-        else:
-            assert isinstance(result, ChatCompletionResponse), (i, result)
-            assert result.text() == f"echo {i}"
 
 
 def test_thousand_requests_ten_percent_failing_come_back_in_order(
@@ -45,20 +34,24 @@ def test_thousand_requests_ten_percent_failing_come_back_in_order(
     assert len(server.requests) == 1000
 
 
-def test_the_pool_grows_to_the_concurrency_and_shrinks_back(
+def test_the_pool_grows_to_the_concurrency_and_stays_warm_until_idle(
     server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
     # pool_size 2, 16 at once: without growth, every round opens ~14 new connections.
     server.responder = echo_server(fail_every=0, pause=0.05)
-    client = make_client(OPTIONS.evolve(pool_size=2))
-    results = client.chat_completion_batch(requests_for(96), concurrency=16)
-    assert all(isinstance(r, ChatCompletionResponse) for r in results)
+    client = make_client(OPTIONS.evolve(pool_size=2, idle_timeout=0.3))
+    for _ in range(2):  # the second batch finds its connections warm
+        results = client.chat_completion_batch(requests_for(96), concurrency=16)
+        assert all(isinstance(r, ChatCompletionResponse) for r in results)
     connections = {r.connection_id for r in server.requests}
     assert len(connections) <= 16, len(connections)
+    assert client._transport.pool_capacity == 16
+    time.sleep(0.4)  # idle for longer than idle_timeout: the next call drops the pool
+    client.chat_completion(requests_for(1)[0])
     assert client._transport.pool_capacity == 2
 
 
-def test_reservations_from_two_threads_take_the_larger_and_end_at_pool_size(
+def test_reservations_from_two_threads_take_the_larger(
     make_client: Callable[..., Client],
 ) -> None:
     transport = make_client(OPTIONS.evolve(pool_size=3))._transport
@@ -67,8 +60,8 @@ def test_reservations_from_two_threads_take_the_larger_and_end_at_pool_size(
         assert transport.pool_capacity == 8
         with transport.reserve(20):
             assert transport.pool_capacity == 20
-        assert transport.pool_capacity == 8
-    assert transport.pool_capacity == 3
+        assert transport.pool_capacity == 20
+    assert transport.pool_capacity == 20
 
 
 def test_a_call_from_another_thread_during_a_batch_is_answered(
@@ -207,9 +200,7 @@ def test_progress_without_tqdm_is_a_text_line_on_a_terminal_only(
     bar.update(LlmError("x"))
     bar.update(LlmError("y"))
     bar.close()
-    assert tty.getvalue() == (
-        "\rllmcore batch: 1/3 (1 failed)\rllmcore batch: 2/3 (2 failed)\n"
-    )
+    assert tty.getvalue() == ("\rllmcore batch: 1/3 (1 failed)\rllmcore batch: 2/3 (2 failed)\n")
     pipe = io.StringIO()
     bar = Progress(3, stream=pipe)
     bar.update(LlmError("x"))
