@@ -62,7 +62,7 @@ from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, Tool, ToolCall
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 from llmcore.plugins import (
     PluginLoadWarning,
     Plugins,
@@ -134,6 +134,7 @@ __all__ = [
     "ReasoningEffort",
     "RedirectError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "Role",
     "Secret",
     "ServerError",

@@ -47,7 +47,7 @@ from llmcore.frames import decode_frames
 from llmcore.handoff import adapt_request
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 from llmcore.plugins import Plugins, get_plugins
 from llmcore.providers import Provider, Secret
 from llmcore.retry import call_with_retries
@@ -285,6 +285,7 @@ class Client:
         cancel: CancelHandle | None = None,
         response_hooks: Sequence[ResponseHook] = (),
         deadline: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> tuple[OpenResponse, T | None]:
         """Send with retries; return the open response and, unless it is a stream to read,
         the parsed body.
@@ -324,7 +325,7 @@ class Client:
             return opened, (parse(response) if parse is not None else None)
 
         try:
-            return call_with_retries(attempt, self.options, cancel, deadline)
+            return call_with_retries(attempt, self.options, cancel, deadline, retry)
         except LlmError as err:
             if err.provider is None:
                 err.provider = self.provider.name
@@ -338,10 +339,13 @@ class Client:
         *,
         on_payload: PayloadHook | None = None,
         on_response: ResponseHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ChatCompletionResponse:
         """Send ``request`` and wait for the whole answer.
 
-        Retryable errors are retried with backoff (``ConnectionOptions.max_retries``).
+        Retryable errors are retried with backoff: by ``retry`` when given, else by
+        ``ConnectionOptions.retry_policy`` (``ConnectionOptions.max_retries`` and the
+        ``backoff_*`` fields unless ``ConnectionOptions.retry`` is set).
 
         :param request: the request; its messages are adapted to this provider first
             (:func:`adapt_request`).
@@ -349,6 +353,7 @@ class Client:
             ``on_payload`` hooks: ``on_payload(http_request, provider)``, may return a
             replacement request.
         :param on_response: a hook for this call only: ``on_response(http_response, provider)``.
+        :param retry: a :class:`~llmcore.RetryPolicy` for this call only.
         :returns: the parsed answer.
         :raises InvalidInputError: ``request`` (a message, tool or option) fails validation, or the
             plugin refuses input its API cannot express.
@@ -363,7 +368,11 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
-        return self._chat(request, on_payload=on_payload, on_response=on_response)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError.at(
+                "retry", f"expected a RetryPolicy, got a {type(retry).__name__}"
+            )
+        return self._chat(request, on_payload=on_payload, on_response=on_response, retry=retry)
 
     def _chat(
         self,
@@ -372,6 +381,7 @@ class Client:
         on_payload: PayloadHook | None = None,
         on_response: ResponseHook | None = None,
         cancel: CancelHandle | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ChatCompletionResponse:
         deadline = self._deadline()
         self._require("chat", request=request)
@@ -385,6 +395,7 @@ class Client:
             cancel=cancel,
             response_hooks=_as_hooks(on_response),
             deadline=deadline,
+            retry=retry,
         )
         assert parsed is not None
         return parsed

@@ -21,7 +21,7 @@ OPTIONS = ConnectionOptions(
 )
 
 
-def completion(text: str) -> dict[str, Any]:
+def completion(text: str = "ok") -> dict[str, Any]:
     return {
         "id": "chatcmpl-b",
         "object": "chat.completion",
