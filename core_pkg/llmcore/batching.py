@@ -403,7 +403,18 @@ def batch_smart(
       The request that got the 429 is retried by the client's own retry policy.
     - At most :data:`INLINE_MAX` requests in all run one after the other on this thread.
 
+    :param items: ``(client, request)`` pairs; the pairs of one client form one group.
+    :param concurrency: the limit per provider: an int for all, or a mapping from provider
+        name to limit (a provider not in it gets its client's ``pool_size``).
+    :param on_result: ``on_result(index, result)`` once per pair, on the calling thread, in
+        completion order.
+    :param progress: show a progress bar (tqdm when installed, else a text line on a
+        terminal's stderr).
+    :param cancel: a :class:`~llmcore.CancelHandle`: ``cancel()`` from any thread keeps the
+        finished results and puts a :class:`~llmcore.errors.CancelledRequestError` in every
+        other slot.
     :returns: one result per pair, in input order. Never raises for a failing item.
+    :raises ConfigurationError: a limit is not an int >= 1.
     """
     pairs = list(items)
     results: list[BatchResult]

@@ -705,7 +705,14 @@ class Client:
         provider's reset. Results keep the input order.
 
         :param requests: the requests, as for :meth:`chat_completion_batch`.
+        :param concurrency: how many requests run at once (default ``pool_size``).
+        :param on_result: ``on_result(index, result)`` once per request, on the calling
+            thread, as for :meth:`chat_completion_batch`.
+        :param progress: show a progress bar, as for :meth:`chat_completion_batch`.
+        :param cancel: a :class:`CancelHandle` that stops the batch, as for
+            :meth:`chat_completion_batch`.
         :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
+        :raises ConfigurationError: ``concurrency`` is not an int >= 1.
 
         Never raises for a failing item: its error (an :class:`LlmError`) is returned in its
         slot.
