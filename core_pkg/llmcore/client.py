@@ -168,12 +168,13 @@ class Client:
         on_payload: PayloadHook | Iterable[PayloadHook] | None = None,
         on_response: ResponseHook | Iterable[ResponseHook] | None = None,
     ) -> None:
-        # What a worker process needs to build the same client (llmcore.batching.ClientSpec).
-        self._spec_args = (provider, base_url, api_key, plugins is None)
         self.plugins = plugins or get_plugins()
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
         if base_url is None:  # explicit base_url= wins over the provider's base_url_env variables
             base_url = resolved.env_base_url()
+        # What a worker process needs to build the same client (llmcore.batching.ClientSpec):
+        # the base URL as resolved here, so that workers need no base-URL variable.
+        self._spec_args = (provider, base_url, api_key, plugins is None)
         check_client_settings(resolved, base_url, options)
         self.provider = resolved.with_base_url(base_url)
         has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
@@ -648,7 +649,8 @@ class Client:
         :param send_key: include this client's API key (in plain text). By default workers
             read the key from their own environment (the provider's ``api_key_env``).
         :raises ConfigurationError: the client has hooks or a custom plugin registry (they
-            stay in this process), or ``send_key`` with a key that came from ``base_url``.
+            stay in this process), or its ``base_url`` holds ``user:password@`` credentials
+            and ``send_key`` is false.
         """
         provider, base_url, api_key, default_plugins = self._spec_args
         if self._on_payload or self._on_response or not default_plugins:
@@ -656,6 +658,12 @@ class Client:
                 "this client's hooks and plugin registry cannot travel to other processes:"
                 " run the batch without an executor (or on a ThreadPoolExecutor), or build"
                 " the client without on_payload/on_response/plugins",
+                provider=self.provider.name,
+            )
+        if self._url_headers and not send_key:
+            raise ConfigurationError(
+                "this client's base_url holds user:password@ credentials; they travel to"
+                " other processes only with send_key=True",
                 provider=self.provider.name,
             )
         key = None

@@ -11,7 +11,14 @@ import pytest
 from batch_support import OPTIONS, check_echoes, echo_server, requests_for
 from loopback import LoopbackServer
 
-from llmcore import ChatCompletionResponse, Client, ClientSpec, ConfigurationError, batching
+from llmcore import (
+    ChatCompletionResponse,
+    Client,
+    ClientSpec,
+    ConfigurationError,
+    Provider,
+    batching,
+)
 from llmcore_openai import openai_compatible
 
 
@@ -113,3 +120,22 @@ def test_a_worker_that_dies_puts_an_error_in_its_slot(
         "ChatCompletionResponse"
     ] * 2
     assert "worker lost" in str(results[2])
+
+
+def test_the_spec_carries_the_resolved_base_url_and_never_its_password(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCH_BASE_URL", server.base_url + "/v1")
+    provider = openai_compatible("http://unused.invalid/v1", base_url_env="BATCH_BASE_URL")
+    client = Client(provider, options=OPTIONS)
+    assert client.spec().base_url == server.base_url + "/v1"  # workers need no variable
+    client.close()
+    with_password = server.base_url.replace("http://", "http://user:pa55word-xyz@") + "/v1"
+    client = Client(openai_compatible(with_password), options=OPTIONS)
+    with pytest.raises(ConfigurationError, match="send_key") as info:
+        client.spec()
+    assert "pa55word" not in str(info.value)
+    spec = client.spec(send_key=True)
+    assert isinstance(spec.provider, Provider)
+    assert spec.provider.base_url == with_password
+    client.close()
