@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from llmcore import _logsafety
 from llmcore.accumulate import finish_tool_call
+from llmcore.batching import ClientSpec, batch_smart
 from llmcore.cancel import CancelHandle
 from llmcore.chat import (
     ChatCompletionChunk,
@@ -33,6 +34,7 @@ from llmcore.context import Context
 from llmcore.errors import (
     ApiConnectionError,
     AuthenticationError,
+    CancelledRequestError,
     ConfigurationError,
     ConflictError,
     ContentFilterError,
@@ -60,7 +62,7 @@ from llmcore.handoff import adapt_request, history_message, transform_messages
 from llmcore.hookspecs import hookimpl
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, Tool, ToolCall
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 from llmcore.plugins import (
     PluginLoadWarning,
     Plugins,
@@ -89,6 +91,7 @@ __all__ = [
     "AudioPart",
     "AuthenticationError",
     "CancelHandle",
+    "CancelledRequestError",
     "Capabilities",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -97,6 +100,7 @@ __all__ = [
     "Choice",
     "ChunkChoice",
     "Client",
+    "ClientSpec",
     "Compat",
     "ConfigurationError",
     "ConflictError",
@@ -130,6 +134,7 @@ __all__ = [
     "ReasoningEffort",
     "RedirectError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "Role",
     "Secret",
     "ServerError",
@@ -148,6 +153,7 @@ __all__ = [
     "Usage",
     "__version__",
     "adapt_request",
+    "batch_smart",
     "complete_error",
     "error_for_status",
     "finish_tool_call",

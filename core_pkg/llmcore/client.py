@@ -9,6 +9,7 @@ authenticate (plugin or core default), send with retries (transport + tenacity),
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import os
 import time
@@ -17,6 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
 
+from llmcore.batching import (
+    ClientSpec,
+    ResultCallback,
+    batch_smart,
+    cancelled_error,
+    run_item,
+    run_ordered,
+)
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo, with_origin
 from llmcore.errors import (
@@ -38,7 +47,7 @@ from llmcore.frames import decode_frames
 from llmcore.handoff import adapt_request
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 from llmcore.plugins import Plugins, get_plugins
 from llmcore.providers import Provider, Secret
 from llmcore.retry import call_with_retries
@@ -163,6 +172,9 @@ class Client:
         resolved = provider if isinstance(provider, Provider) else self.plugins.provider(provider)
         if base_url is None:  # explicit base_url= wins over the provider's base_url_env variables
             base_url = resolved.env_base_url()
+        # What a worker process needs to build the same client (llmcore.batching.ClientSpec):
+        # the base URL as resolved here, so that workers need no base-URL variable.
+        self._spec_args = (provider, base_url, api_key, plugins is None)
         check_client_settings(resolved, base_url, options)
         self.provider = resolved.with_base_url(base_url)
         has_key = bool(api_key if api_key is not None else get_env_api_key(self.provider))
@@ -274,6 +286,7 @@ class Client:
         cancel: CancelHandle | None = None,
         response_hooks: Sequence[ResponseHook] = (),
         deadline: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> tuple[OpenResponse, T | None]:
         """Send with retries; return the open response and, unless it is a stream to read,
         the parsed body.
@@ -313,7 +326,7 @@ class Client:
             return opened, (parse(response) if parse is not None else None)
 
         try:
-            return call_with_retries(attempt, self.options, cancel, deadline)
+            return call_with_retries(attempt, self.options, cancel, deadline, retry)
         except LlmError as err:
             if err.provider is None:
                 err.provider = self.provider.name
@@ -327,10 +340,13 @@ class Client:
         *,
         on_payload: PayloadHook | None = None,
         on_response: ResponseHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ChatCompletionResponse:
         """Send ``request`` and wait for the whole answer.
 
-        Retryable errors are retried with backoff (``ConnectionOptions.max_retries``).
+        Retryable errors are retried with backoff: by ``retry`` when given, else by
+        ``ConnectionOptions.retry_policy`` (``ConnectionOptions.max_retries`` and the
+        ``backoff_*`` fields unless ``ConnectionOptions.retry`` is set).
 
         :param request: the request; its messages are adapted to this provider first
             (:func:`adapt_request`).
@@ -338,6 +354,7 @@ class Client:
             ``on_payload`` hooks: ``on_payload(http_request, provider)``, may return a
             replacement request.
         :param on_response: a hook for this call only: ``on_response(http_response, provider)``.
+        :param retry: a :class:`~llmcore.RetryPolicy` for this call only.
         :returns: the parsed answer.
         :raises InvalidInputError: ``request`` (a message, tool or option) fails validation, or the
             plugin refuses input its API cannot express.
@@ -352,6 +369,21 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError.at(
+                "retry", f"expected a RetryPolicy, got a {type(retry).__name__}"
+            )
+        return self._chat(request, on_payload=on_payload, on_response=on_response, retry=retry)
+
+    def _chat(
+        self,
+        request: ChatCompletionRequest,
+        *,
+        on_payload: PayloadHook | None = None,
+        on_response: ResponseHook | None = None,
+        cancel: CancelHandle | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ChatCompletionResponse:
         deadline = self._deadline()
         self._require("chat", request=request)
         request = adapt_request(request, self.provider)
@@ -361,8 +393,10 @@ class Client:
             http_request,
             lambda response: self._parse_chat(request, response),
             stream=False,
+            cancel=cancel,
             response_hooks=_as_hooks(on_response),
             deadline=deadline,
+            retry=retry,
         )
         assert parsed is not None
         return parsed
@@ -499,70 +533,205 @@ class Client:
 
     @scrubbed
     def chat_completion_batch(
-        self, requests: Iterable[ChatCompletionRequest], concurrency: int | None = None
+        self,
+        requests: Iterable[ChatCompletionRequest],
+        concurrency: int | None = None,
+        *,
+        executor: concurrent.futures.Executor | None = None,
+        on_result: ResultCallback | None = None,
+        progress: bool = False,
+        cancel: CancelHandle | None = None,
+        send_key: bool = False,
     ) -> list[ChatCompletionResponse | LlmError]:
-        """Send many requests on a thread pool; results in input order, errors in place.
+        """Send many requests at once; results in input order, errors in place.
 
-        No item is ever dropped or reordered: each slot holds the response or the
+        No item is ever dropped, duplicated or reordered: each slot holds the response or the
         :class:`LlmError` of that request, whatever it raised (bad input, a hook's bug, an
-        encoding error: see :func:`item_error`). ``concurrency`` defaults to the pool size.
+        encoding error: see :func:`item_error`).
+
+        On this client's own threads (no ``executor``, or a
+        :class:`~concurrent.futures.ThreadPoolExecutor`), the connection pool grows to
+        ``concurrency`` for the batch, so no connection is opened and dropped per request.
+        Any other executor (a process pool, dask's ``client.get_executor()``, Ray's) gets
+        picklable tasks: a :class:`~llmcore.batching.ClientSpec` (provider, base URL,
+        options) and the request; each worker process builds its own client once and reuses
+        it. The key is read from the workers' environment unless ``send_key=True``.
 
         :param requests: the requests; an item that is not a :class:`ChatCompletionRequest`
             gets a :class:`ConfigurationError` in its slot.
-        :param concurrency: how many requests run at once (default ``pool_size``).
+        :param concurrency: how many requests run at once (default: the executor's
+            ``max_workers`` when it has one, else ``pool_size``).
+        :param executor: where the requests run; ``None`` for a thread pool of
+            ``concurrency`` threads started for this batch.
+        :param on_result: ``on_result(index, result)``, called on the calling thread once per
+            request as its result arrives (completion order). If it raises, nothing more is
+            submitted and the exception propagates once the running requests end.
+        :param progress: show a progress bar (tqdm when installed, see
+            ``pip install llmcore[progress]``; else a text line on a terminal's stderr).
+        :param cancel: a :class:`CancelHandle`; ``cancel()`` from any thread stops the batch:
+            finished results are kept, every other slot gets a
+            :class:`~llmcore.errors.CancelledRequestError`. Requests running on this
+            client's threads are interrupted at once.
+        :param send_key: with an executor elsewhere, send this client's API key with every
+            task (in plain text) instead of letting workers read their environment.
         :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
+        :raises ConfigurationError: ``concurrency`` is not an int >= 1, or an executor
+            elsewhere was given with a client whose hooks or plugins cannot travel.
 
         Never raises for a failing item: its error is returned in its slot.
         """
         items = list(requests)
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not items:
             return []
-        workers = max(1, min(concurrency or self.options.pool_size, len(items)))
-        results: list[ChatCompletionResponse | LlmError | None] = [None] * len(items)
+        local = executor is None or isinstance(executor, concurrent.futures.ThreadPoolExecutor)
+        default = getattr(executor, "_max_workers", None) or self.options.pool_size
+        window = max(1, min(concurrency or default, len(items)))
+        if local:
+            return self._batch_local(items, window, executor, on_result, progress, cancel)
+        assert executor is not None
+        spec = self.spec(send_key=send_key)
+        remote = executor
 
-        def run(index: int, request: ChatCompletionRequest) -> None:
-            results[index] = self._batch_item(index, request)
+        def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
+            return remote.submit(run_item, spec, index, items[index])
 
-        with concurrent.futures.ThreadPoolExecutor(workers, "llmcore-batch") as pool:
-            futures = [pool.submit(run, i, r) for i, r in enumerate(items)]
-            for future in futures:
-                future.result()
-        out: list[ChatCompletionResponse | LlmError] = []
-        for index, result in enumerate(results):
-            out.append(result if result is not None else item_error(index, None))
-        return out
+        return run_ordered(
+            len(items),
+            submit,
+            window=window,
+            on_result=on_result,
+            progress=progress,
+            cancel=cancel,
+            wait_running=False,
+        )
 
-    def _batch_item(self, index: int, request: Any) -> ChatCompletionResponse | LlmError:
+    def _batch_local(
+        self,
+        items: list[Any],
+        window: int,
+        executor: concurrent.futures.Executor | None,
+        on_result: ResultCallback | None,
+        progress: bool,
+        cancel: CancelHandle | None,
+    ) -> list[ChatCompletionResponse | LlmError]:
+        with contextlib.ExitStack() as stack:
+            pool = executor
+            if pool is None:
+                pool = stack.enter_context(
+                    concurrent.futures.ThreadPoolExecutor(window, "llmcore-batch")
+                )
+            stack.enter_context(self._transport.reserve(window))
+            target = pool
+
+            def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
+                return target.submit(self._batch_item, index, items[index], cancel=cancel)
+
+            # On a pool of its own the batch queues every item at once (the pool's threads
+            # bound the concurrency, and a thread that finishes picks the next item without
+            # waiting for the collecting thread); a caller's pool gets a window of items.
+            return run_ordered(
+                len(items),
+                submit,
+                window=len(items) if executor is None else window,
+                on_result=on_result,
+                progress=progress,
+                cancel=cancel,
+                wait_running=True,
+            )
+
+    def spec(self, *, send_key: bool = False) -> ClientSpec:
+        """What a worker process needs to build the same client: picklable, nothing live.
+
+        :param send_key: include this client's API key (in plain text). By default workers
+            read the key from their own environment (the provider's ``api_key_env``).
+        :raises ConfigurationError: the client has hooks or a custom plugin registry (they
+            stay in this process), or its ``base_url`` holds ``user:password@`` credentials
+            and ``send_key`` is false.
+        """
+        provider, base_url, api_key, default_plugins = self._spec_args
+        if self._on_payload or self._on_response or not default_plugins:
+            raise ConfigurationError(
+                "this client's hooks and plugin registry cannot travel to other processes:"
+                " run the batch without an executor (or on a ThreadPoolExecutor), or build"
+                " the client without on_payload/on_response/plugins",
+                provider=self.provider.name,
+            )
+        if self._url_headers and not send_key:
+            raise ConfigurationError(
+                "this client's base_url holds user:password@ credentials; they travel to"
+                " other processes only with send_key=True",
+                provider=self.provider.name,
+            )
+        key = None
+        if send_key and self._credential is not None:
+            key = api_key if api_key is not None else self._credential.reveal()
+        return ClientSpec(provider, base_url, self.options, key)
+
+    def _batch_item(
+        self,
+        index: int,
+        request: Any,
+        *,
+        cancel: CancelHandle | None = None,
+        on_response: ResponseHook | None = None,
+    ) -> ChatCompletionResponse | LlmError:
         try:
+            if cancel is not None and cancel.cancelled:
+                return cancelled_error(index)
             if not isinstance(request, ChatCompletionRequest):
                 raise ConfigurationError(
                     f"requests[{index}] is a {type(request).__name__}, not a ChatCompletionRequest"
                 )
-            return self.chat_completion(request)
+            return self._chat(request, cancel=cancel, on_response=on_response)
         except LlmError as err:
             return scrub_chain(err)
+        except CancelledError:
+            return cancelled_error(index)
         except Exception as exc:
             return scrub_chain(item_error(index, exc))
 
     @scrubbed
     def chat_completion_batch_smart(
-        self, requests: Iterable[ChatCompletionRequest]
+        self,
+        requests: Iterable[ChatCompletionRequest],
+        concurrency: int | None = None,
+        *,
+        on_result: ResultCallback | None = None,
+        progress: bool = False,
+        cancel: CancelHandle | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
-        """Like :meth:`chat_completion_batch`, choosing the concurrency itself.
+        """Like :meth:`chat_completion_batch`, with rate-limit backoff and tiny batches inline.
 
-        One or two requests run one after the other on this thread (no pool start-up); larger
-        batches run on ``pool_size`` threads. Results keep the input order.
+        The same as ``llmcore.batch_smart([(client, r) for r in requests], ...)``: at most
+        two requests run one after the other on this thread (no pool start-up); larger
+        batches run ``concurrency`` (default ``pool_size``) at a time, and a 429 or an
+        exhausted ``x-ratelimit-remaining-*`` pauses every further request until the
+        provider's reset. Results keep the input order.
 
         :param requests: the requests, as for :meth:`chat_completion_batch`.
+        :param concurrency: how many requests run at once (default ``pool_size``).
+        :param on_result: ``on_result(index, result)`` once per request, on the calling
+            thread, as for :meth:`chat_completion_batch`.
+        :param progress: show a progress bar, as for :meth:`chat_completion_batch`.
+        :param cancel: a :class:`CancelHandle` that stops the batch, as for
+            :meth:`chat_completion_batch`.
         :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
+        :raises ConfigurationError: ``concurrency`` is not an int >= 1.
 
         Never raises for a failing item: its error (an :class:`LlmError`) is returned in its
         slot.
         """
-        items = list(requests)
-        if len(items) <= 2:
-            return [self._batch_item(i, request) for i, request in enumerate(items)]
-        return self.chat_completion_batch(items)
+        return batch_smart(
+            [(self, request) for request in requests],
+            concurrency,
+            on_result=on_result,
+            progress=progress,
+            cancel=cancel,
+        )
 
     # --- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

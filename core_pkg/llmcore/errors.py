@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiConnectionError",
     "AuthenticationError",
+    "CancelledRequestError",
     "ConfigurationError",
     "ConflictError",
     "ContentFilterError",
@@ -388,6 +389,14 @@ class UnsupportedOperationError(LlmError):
 
 class ConfigurationError(LlmError):
     """llmcore was set up wrongly: missing API key, unknown provider, invalid option."""
+
+    retryable = False
+
+
+class CancelledRequestError(LlmError):
+    """The request was cancelled before it finished: a batch item whose batch was cancelled
+    (:class:`~llmcore.CancelHandle`) before its answer arrived. Not retryable as such: send
+    the request again if it is still wanted."""
 
     retryable = False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -12,7 +12,7 @@ from llmcore.errors import redact
 from llmcore.http import mask_headers
 from llmcore.validation import check_headers, check_int, check_number, fail
 
-__all__ = ["ConnectionOptions"]
+__all__ = ["ConnectionOptions", "RetryPolicy"]
 
 
 def _duration(field: str, value: float | datetime.timedelta | None) -> float | None:
@@ -63,6 +63,72 @@ def _max_retry_after(value: float | datetime.timedelta) -> float:
     return _seconds_at_least_zero("max_retry_after", value)
 
 
+def _jitter(value: float) -> float:
+    check_number("jitter", value, minimum=0, maximum=1)
+    return float(value)
+
+
+def _retry_deadline(value: float | datetime.timedelta | None) -> float | None:
+    return _duration("deadline", value)
+
+
+def _statuses(value: Iterable[int] | None) -> frozenset[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        fail("retry_statuses", f"expected HTTP status codes, got a {type(value).__name__}")
+    codes = frozenset(value)
+    for code in codes:
+        check_int("retry_statuses", code, minimum=100)
+    return codes
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When and how a failed call is sent again: a value, on :class:`ConnectionOptions`
+    (``retry=``) or for one call (``client.chat_completion(request, retry=...)``).
+
+    - ``attempts``: attempts in all, the first included (1 turns retries off);
+    - ``backoff_initial`` / ``backoff_max``: the wait before retry ``n`` is
+      ``backoff_initial * 2**(n-1)`` seconds, capped at ``backoff_max``...
+    - ``jitter``: ... of which this fraction is random (0: exact waits; the default 0.5 waits
+      between half the backoff and all of it);
+    - ``retry_statuses``: the HTTP statuses retried; ``None`` keeps llmcore's classification
+      (408, 409, 429, 5xx, 529 and connection failures; see ``docs/errors.md``). Failures
+      without a status (connection errors, timeouts) follow that classification either way;
+    - ``max_retry_after``: the longest server-requested wait (``Retry-After``) honoured; a
+      longer one raises the error at once;
+    - ``honour_should_retry``: obey the server's ``x-should-retry: true|false`` header;
+    - ``deadline``: seconds after the call started past which no retry (and no wait) starts.
+      ``ConnectionOptions.total_timeout`` bounds the call as a whole, attempts included.
+    """
+
+    attempts: int = attrs.field(
+        default=3, validator=lambda _i, _a, v: check_int("attempts", v, minimum=1)
+    )
+    backoff_initial: float = attrs.field(default=0.5, converter=_backoff_initial)
+    backoff_max: float = attrs.field(default=8.0, converter=_backoff_max)
+    jitter: float = attrs.field(default=0.5, converter=_jitter)
+    retry_statuses: frozenset[int] | None = attrs.field(default=None, converter=_statuses)
+    max_retry_after: float = attrs.field(default=60.0, converter=_max_retry_after)
+    honour_should_retry: bool = True
+    deadline: float | None = attrs.field(default=None, converter=_retry_deadline)
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """One attempt, no retry."""
+        return cls(attempts=1)
+
+    def evolve(self, **changes: Any) -> RetryPolicy:
+        """A copy with some fields changed."""
+        return attrs.evolve(self, **changes)
+
+
+def _check_retry(_inst: object, _attr: attrs.Attribute[Any], value: RetryPolicy | None) -> None:
+    if value is not None and not isinstance(value, RetryPolicy):
+        fail("retry", f"expected a RetryPolicy, got a {type(value).__name__}")
+
+
 def _headers(value: Mapping[str, str] | None) -> dict[str, str]:
     if value is None:
         return {}
@@ -110,7 +176,10 @@ class ConnectionOptions:
     - ``max_retries``: extra attempts for retryable errors (0 turns retries off);
     - ``backoff_initial`` / ``backoff_max``: exponential backoff with jitter between attempts;
     - ``max_retry_after``: the longest server-requested wait (``Retry-After``) that is honoured;
-    - ``default_headers``: sent with every request.
+    - ``default_headers``: sent with every request;
+    - ``retry``: a :class:`RetryPolicy` for every call; when set it replaces ``max_retries``,
+      ``backoff_initial``, ``backoff_max`` and ``max_retry_after`` (which otherwise make up
+      the policy, see :attr:`retry_policy`).
 
     Every value is checked here: durations are finite numbers > 0 (``backoff_*`` and
     ``max_retry_after`` >= 0), counts are ints (a bool is not), header names are tokens and
@@ -136,6 +205,21 @@ class ConnectionOptions:
     default_headers: dict[str, str] = attrs.field(
         factory=dict, converter=_headers, repr=_headers_repr
     )
+
+    retry: RetryPolicy | None = attrs.field(default=None, validator=_check_retry)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The policy calls use: ``retry``, or the one the ``max_retries`` / ``backoff_*`` /
+        ``max_retry_after`` fields describe."""
+        if self.retry is not None:
+            return self.retry
+        return RetryPolicy(
+            attempts=self.max_retries + 1,
+            backoff_initial=self.backoff_initial,
+            backoff_max=self.backoff_max,
+            max_retry_after=self.max_retry_after,
+        )
 
     def evolve(self, **changes: Any) -> ConnectionOptions:
         """A copy with some fields changed."""

@@ -1,7 +1,10 @@
 """Retries with tenacity: retryable errors only, exponential backoff with jitter, server hints.
 
-A retryable :class:`~llmcore.errors.LlmError` (connection errors, 408, 409, 429, 5xx, 529) is
-retried up to ``max_retries`` times. The wait is the server's ``retry-after-ms``/``retry-after``
+The policy is a value, :class:`~llmcore.options.RetryPolicy`, taken from the call
+(``retry=``), else from ``ConnectionOptions.retry``, else from the ``max_retries`` /
+``backoff_*`` / ``max_retry_after`` fields. With the default policy: a retryable
+:class:`~llmcore.errors.LlmError` (connection errors, 408, 409, 429, 5xx, 529) is retried up to
+``max_retries`` times. The wait is the server's ``retry-after-ms``/``retry-after``
 hint when there is one, else ``backoff_initial * 2**n`` (capped at ``backoff_max``) with full
 jitter. A hint longer than ``max_retry_after`` is not waited for: the error is raised at once
 (its ``retry_after`` says how long the server asked for). The call's deadline (from
@@ -22,7 +25,7 @@ import tenacity
 
 from llmcore.cancel import CancelHandle
 from llmcore.errors import LlmError
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 
 __all__ = ["call_with_retries"]
 
@@ -30,26 +33,31 @@ T = TypeVar("T")
 log = logging.getLogger("llmcore")
 
 
-def _should_retry(options: ConnectionOptions) -> Callable[[BaseException], bool]:
-    def check(exc: BaseException) -> bool:
-        if not isinstance(exc, LlmError) or not exc.is_retryable():
-            return False
-        return exc.retry_after is None or exc.retry_after <= options.max_retry_after
+def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
+    if not isinstance(exc, LlmError):
+        return False
+    if policy.honour_should_retry and exc.should_retry is not None:
+        verdict = exc.should_retry
+    elif policy.retry_statuses is not None and exc.status is not None:
+        verdict = exc.status in policy.retry_statuses
+    else:
+        verdict = exc._default_retryable()
+    return verdict and (exc.retry_after is None or exc.retry_after <= policy.max_retry_after)
 
-    return check
+
+def _backoff(policy: RetryPolicy, attempt: int) -> float:
+    ceiling = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1))
+    return random.uniform(ceiling * (1 - policy.jitter), ceiling)
 
 
-def _wait(options: ConnectionOptions) -> Callable[[tenacity.RetryCallState], float]:
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, LlmError) and exc.retry_after is not None:
-            return exc.retry_after
-        ceiling = min(
-            options.backoff_max, options.backoff_initial * 2 ** (state.attempt_number - 1)
-        )
-        return random.uniform(ceiling / 2, ceiling)
-
-    return wait
+def _reason(exc: BaseException | None) -> str:
+    if not isinstance(exc, LlmError):
+        return type(exc).__name__
+    if exc.should_retry:
+        return f"{type(exc).__name__}, the server said x-should-retry: true"
+    if exc.status is not None:
+        return f"{type(exc).__name__}, HTTP {exc.status}"
+    return type(exc).__name__
 
 
 class _StopAt(tenacity.stop.stop_base):
@@ -67,27 +75,46 @@ def call_with_retries(
     options: ConnectionOptions,
     cancel: CancelHandle | None = None,
     deadline: float | None = None,
+    policy: RetryPolicy | None = None,
 ) -> T:
     """Run ``fn`` until it succeeds, fails for good, or retries/deadline run out.
 
     ``deadline`` is a ``time.monotonic()`` instant (the client derives it from
-    ``total_timeout`` when the call starts).
+    ``total_timeout`` when the call starts). ``policy`` is the call's own
+    :class:`RetryPolicy`; ``None`` uses ``options.retry_policy``. Every retry is logged at
+    DEBUG with its reason and its wait.
     """
-    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(options.max_retries + 1)
+    policy = policy if policy is not None else options.retry_policy
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
     if deadline is not None:
         stop = stop | _StopAt(deadline)
+    if policy.deadline is not None:
+        stop = stop | _StopAt(time.monotonic() + policy.deadline)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, LlmError) and exc.retry_after is not None:
+            return exc.retry_after
+        return _backoff(policy, state.attempt_number)
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info(
-            "llmcore: attempt %d failed (%s); retrying in %.2fs", state.attempt_number, exc, wait
+        seconds = state.next_action.sleep if state.next_action is not None else 0.0
+        hinted = isinstance(exc, LlmError) and exc.retry_after is not None
+        log.debug(
+            "llmcore: attempt %d of %d failed (%s: %s); retrying in %.2fs (%s)",
+            state.attempt_number,
+            policy.attempts,
+            _reason(exc),
+            exc,
+            seconds,
+            "the server's Retry-After" if hinted else "backoff",
         )
 
     retrying = tenacity.Retrying(
         stop=stop,
-        wait=_wait(options),
-        retry=tenacity.retry_if_exception(_should_retry(options)),
+        wait=wait,
+        retry=tenacity.retry_if_exception(lambda exc: _retryable(exc, policy)),
         sleep=cancel.sleep if cancel is not None else time.sleep,
         before_sleep=before_sleep,
         reraise=True,

@@ -440,8 +440,43 @@ def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> N
             conn.close()
 
 
+def _grow_queue(pool: urllib3.connectionpool.HTTPConnectionPool, size: int) -> None:
+    """Let ``pool`` keep up to ``size`` idle connections (never fewer than it does now).
+
+    Only the queue's bound changes, under the queue's own lock: connections in use and idle
+    ones are untouched, and the pool's get/put (which finish leases) stay as they are."""
+    queue = pool.pool
+    if queue is None:  # the pool was closed
+        return
+    with queue.mutex:
+        if queue.maxsize < size:
+            queue.maxsize = size
+            queue.not_full.notify_all()
+
+
+class _Capacity:
+    """How many connections each pool of one transport keeps: ``pool_size``, or more once a
+    batch needed more (:meth:`Transport.reserve`). Pools created later start at that size."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.lock = threading.Lock()
+        self.high = base  # the largest reservation since the pools were last dropped
+        self.active: list[int] = []
+
+    @property
+    def size(self) -> int:
+        return max([self.base, self.high, *self.active])
+
+
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _LeasedHTTPConnection
+    capacity: _Capacity | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.capacity is not None:
+            _grow_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -450,6 +485,12 @@ class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
 
 class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _LeasedHTTPSConnection
+    capacity: _Capacity | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.capacity is not None:
+            _grow_queue(self, self.capacity.size)
 
     def _put_conn(self, conn: Any) -> None:
         _put_leased(self, conn)
@@ -486,7 +527,14 @@ class Transport:
         self._adapter = requests.adapters.HTTPAdapter(
             pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
         )
-        self._adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        # Per-transport pool classes share this transport's capacity, so that a batch can
+        # grow the pools it uses (and pools created during the batch start grown).
+        self._capacity = _Capacity(options.pool_size)
+        extra = {"capacity": self._capacity}
+        self._adapter.poolmanager.pool_classes_by_scheme = {
+            "http": type("_HTTPPool", (_HTTPPool,), extra),
+            "https": type("_HTTPSPool", (_HTTPSPool,), extra),
+        }
         self.session.mount("https://", self._adapter)
         self.session.mount("http://", self._adapter)
         # An explicit proxy is passed with every request: requests lets proxy environment
@@ -495,12 +543,46 @@ class Transport:
         self._last_used = time.monotonic()
         self._lock = threading.Lock()
 
+    @property
+    def pool_capacity(self) -> int:
+        """How many idle connections each host's pool keeps right now."""
+        with self._capacity.lock:
+            return self._capacity.size
+
+    @contextlib.contextmanager
+    def reserve(self, connections: int) -> Iterator[None]:
+        """Make every host's pool keep at least ``connections`` connections.
+
+        A batch running ``connections`` requests at once would otherwise open and drop a
+        connection for each request above ``pool_size``. The pools only grow, which is safe
+        for other threads using them: their connections and leases are untouched. They keep
+        that size (so the next batch finds its connections warm) until the client has been
+        idle for ``idle_timeout``, when the pooled connections are dropped as always and the
+        pools start again at ``pool_size``.
+        """
+        with self._capacity.lock:
+            self._capacity.active.append(connections)
+            self._capacity.high = max(self._capacity.high, connections)
+            size = self._capacity.size
+            pools = self._adapter.poolmanager.pools
+            with pools.lock:
+                current = list(pools._container.values())
+            for pool in current:
+                _grow_queue(pool, size)
+        try:
+            yield
+        finally:
+            with self._capacity.lock:
+                self._capacity.active.remove(connections)
+
     def _drop_idle(self) -> None:
         idle = self.options.idle_timeout
         now = time.monotonic()
         with self._lock:
             if idle is not None and now - self._last_used > idle:
                 self._adapter.poolmanager.clear()
+                with self._capacity.lock:
+                    self._capacity.high = self._capacity.base
                 log.debug(
                     "llmcore: dropped pooled connections idle for %.1fs", now - self._last_used
                 )
@@ -574,7 +656,7 @@ class Transport:
         the server had already closed (no byte of a response arrived: the server never took
         the request). Every pooled connection may be stale, so this repeats up to the pool
         size; a failure on a new connection is a real one."""
-        for _ in range(self.options.pool_size):
+        for _ in range(self._capacity.size):
             try:
                 return self._send_once(request, stream=stream, cancel=cancel, deadline=deadline)
             except _StaleConnection:

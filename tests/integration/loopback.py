@@ -38,7 +38,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any, Literal
@@ -365,6 +365,8 @@ class LoopbackServer:
         self._accept_thread: threading.Thread | None = None
         self._port: int | None = None
         self.errors: list[BaseException] = []
+        # Optional: choose the reply from the request itself (return None for the routes).
+        self.responder: Callable[[RecordedRequest], Reply | None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -535,7 +537,9 @@ class LoopbackServer:
                 with self._lock:
                     self._requests.append(request)
                     self._lock.notify_all()
-                reply = self._next_reply(request.method, request.path)
+                reply = self.responder(request) if self.responder is not None else None
+                if reply is None:
+                    reply = self._next_reply(request.method, request.path)
                 wants_close = (
                     request.headers.get("connection", "").lower() == "close"
                     or request.http_version == "HTTP/1.0"
