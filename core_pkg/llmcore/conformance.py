@@ -46,16 +46,11 @@ from llmcore.cancel import CancelHandle
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, StopReason
 from llmcore.client import Client
 from llmcore.errors import (
+    _BY_STATUS,  # the core's own status table, one place for both
     AuthenticationError,
-    ConflictError,
-    InvalidRequestError,
     LlmError,
     MalformedResponseError,
-    ModelNotFoundError,
-    OverloadedError,
-    PermissionDeniedError,
     RateLimitError,
-    RequestTimeoutError,
     ServerError,
     StreamInterruptedError,
 )
@@ -104,19 +99,7 @@ read through the chunk view (iterating the stream) or the event view (``stream.e
 WHOLE_MODES = ("whole",)
 ERROR_MODES = ("whole", "stream-call")
 
-STATUS_CLASSES: dict[int, type[LlmError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: ModelNotFoundError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    413: InvalidRequestError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-    503: OverloadedError,
-    529: OverloadedError,
-}
+STATUS_CLASSES: dict[int, type[LlmError]] = dict(_BY_STATUS)
 """The error class an HTTP status maps to when a case names no ``class`` (other 5xx:
 :class:`~llmcore.ServerError`). The class must match exactly, not as a subclass."""
 

@@ -62,26 +62,26 @@ def register_memory_scheme(scheme: str, handler: MemoryHandler) -> None:
     _memory_schemes[scheme] = handler
 
 
-def _timeout_in(exc: BaseException | None) -> bool:
-    """True when ``exc`` is, or wraps, a read/connect timeout (requests wraps urllib3's
-    ``ReadTimeoutError`` in a ``ConnectionError`` when it happens mid-body)."""
+def _chain_has(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> bool:
+    """True when ``exc``, or an exception it wraps (in its args, cause or context, a few
+    levels deep), is one of ``kinds``: requests and urllib3 wrap the low-level error."""
     seen = 0
     while exc is not None and seen < 8:
-        if isinstance(
-            exc,
-            (
-                requests.exceptions.Timeout,
-                urllib3.exceptions.TimeoutError,
-                socket.timeout,
-                TimeoutError,
-            ),
-        ):
+        if isinstance(exc, kinds):
             return True
         inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
         exc = inner or exc.__cause__ or exc.__context__
         seen += 1
     return False
 
+
+# A read timeout mid-body reaches us as a ``ConnectionError`` wrapping urllib3's timeout.
+_TIMEOUTS = (
+    requests.exceptions.Timeout,
+    urllib3.exceptions.TimeoutError,
+    socket.timeout,
+    TimeoutError,
+)
 
 # Requests that cannot be sent as they are: no retry can fix them, so they are not retried.
 _UNSENDABLE = (
@@ -102,7 +102,7 @@ def _map_exception(exc: BaseException, what: str) -> LlmError:
         return InvalidInputError.at(field, f"cannot send {what}: {detail}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return RequestTimeoutError(f"connect timed out {what}: {detail}")
-    if _timeout_in(exc):
+    if _chain_has(exc, _TIMEOUTS):
         return RequestTimeoutError(f"read timed out {what}: {detail}")
     return ApiConnectionError(f"connection failed {what}: {detail}")
 
@@ -421,15 +421,7 @@ _STALE_SIGNS = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionReset
 
 def _stale(exc: BaseException) -> bool:
     """True when ``exc`` is the server closing a kept-alive connection before answering."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 8:
-        if isinstance(current, _STALE_SIGNS):
-            return True
-        inner = next((a for a in current.args if isinstance(a, BaseException)), None)
-        current = inner or current.__cause__ or current.__context__
-        seen += 1
-    return False
+    return _chain_has(exc, _STALE_SIGNS)
 
 
 def _put_leased(pool: urllib3.connectionpool.HTTPConnectionPool, conn: Any) -> None:

@@ -15,13 +15,21 @@ are skipped when no server answers, and run when one does.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
+from realserver_support import (
+    ANSWER,
+    MODEL,
+    OPTIONS,
+    TOOLS,
+    URL,
+    USAGE_HI,
+    WEATHER_ARGS,
+    server_client,
+)
 
 import llmcore
 import llmcore_openai
@@ -30,10 +38,8 @@ from llmcore import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatStream,
-    ConnectionOptions,
     Message,
     StopReason,
-    Tool,
     ToolCall,
     ToolChoice,
 )
@@ -41,57 +47,11 @@ from llmcore import events as ev
 
 pytestmark = pytest.mark.realserver
 
-URL = os.environ.get("LLMCORE_REALSERVER_URL", "http://127.0.0.1:8014/v1").rstrip("/")
-IN_ENV = bool(os.environ.get("LLMCORE_REALSERVER"))
-MODEL = "tiny-scripted"
-
-ANSWER = "Hello, world! This is a tiny model."
-USAGE_HI = (12, 11, 23)  # prompt, completion, total for the single user message "hi"
-WEATHER_ARGS = {"city": "Paris"}
-
-GET_WEATHER = Tool(
-    "get_weather",
-    "Current weather in a city.",
-    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-GET_TIME = Tool(
-    "get_time",
-    "Current time in a time zone.",
-    {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]},
-)
-TOOLS = (GET_WEATHER, GET_TIME)
-
-# Tight timeouts and no retries: a hang or a flaky answer must show up as itself.
-OPTIONS = ConnectionOptions(connect_timeout=5, read_timeout=60, total_timeout=120, max_retries=0)
-
 
 # --- the server and the client ------------------------------------------------------------------
-def _probe() -> str | None:
-    """None when the server answers ``GET /models`` with the model, else what went wrong."""
-    try:
-        resp = requests.get(f"{URL}/models", timeout=(2, 10))
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if resp.status_code != 200:
-        return f"GET {URL}/models answered HTTP {resp.status_code}: {resp.text[:200]!r}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[llmcore.Client]:
-    problem = _probe()
-    if problem is not None:
-        message = (
-            f"llama-server is not reachable at {URL} ({problem}). Start it with "
-            "`bash tools/realserver/real_server_llamacpp.sh start` or run "
-            "`tox -e realserver`; set LLMCORE_REALSERVER_URL for another address."
-        )
-        if IN_ENV:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    provider = llmcore_openai.openai_compatible(URL, name="llama-cpp")
-    with llmcore.Client(provider, options=OPTIONS) as c:
-        yield c
+    yield from server_client(llmcore_openai.openai_compatible(URL, name="llama-cpp"))
 
 
 def request(*messages: Message, **options: Any) -> ChatCompletionRequest:
@@ -166,8 +126,11 @@ def test_stream_plain(client: llmcore.Client) -> None:
     # usage arrives in its own final chunk (stream_options.include_usage)
     usages = [c.usage for c in chunks if c.usage is not None]
     assert usages, "no usage chunk: stream_options.include_usage was not honoured"
-    assert (usages[-1].prompt_tokens, usages[-1].completion_tokens,
-            usages[-1].total_tokens) == USAGE_HI
+    assert (
+        usages[-1].prompt_tokens,
+        usages[-1].completion_tokens,
+        usages[-1].total_tokens,
+    ) == USAGE_HI
     assert resp.text() == ANSWER
     assert resp.finish_reason == "stop"
     assert resp.stop_reason is StopReason.STOP
@@ -282,9 +245,7 @@ def _is_growing_prefix(partial: Any) -> bool:
         return True
     if not isinstance(partial, dict) or not set(partial) <= set(WEATHER_ARGS):
         return False
-    return all(
-        isinstance(v, str) and WEATHER_ARGS[k].startswith(v) for k, v in partial.items()
-    )
+    return all(isinstance(v, str) and WEATHER_ARGS[k].startswith(v) for k, v in partial.items())
 
 
 def _size(partial: Any) -> int:
@@ -500,7 +461,8 @@ def test_batch_in_order(client: llmcore.Client) -> None:
 def test_batch_smart_in_order(client: llmcore.Client) -> None:
     results = client.chat_completion_batch_smart([request(max_tokens=3), request()])
     assert [r.text() for r in results if isinstance(r, ChatCompletionResponse)] == [
-        "Hello, world", ANSWER,
+        "Hello, world",
+        ANSWER,
     ]
 
 

@@ -9,15 +9,14 @@ result, so the whole run is exact: one tool turn, then the final answer.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 import pytest
-import requests
+from realserver_support import ANSWER, MODEL, URL, server_client
 
 import llmcore
 import llmcore_openai
-from llmcore import ConnectionOptions, Role, StopReason
+from llmcore import Role, StopReason
 from llmcore.agent import (
     Agent,
     AgentEvent,
@@ -30,38 +29,10 @@ from llmcore.agent import (
 
 pytestmark = pytest.mark.realserver
 
-URL = os.environ.get("LLMCORE_REALSERVER_URL", "http://127.0.0.1:8014/v1").rstrip("/")
-IN_ENV = bool(os.environ.get("LLMCORE_REALSERVER"))
-MODEL = "tiny-scripted"
-ANSWER = "Hello, world! This is a tiny model."
-OPTIONS = ConnectionOptions(connect_timeout=5, read_timeout=60, total_timeout=120, max_retries=0)
-
-
-def _probe() -> str | None:
-    try:
-        resp = requests.get(f"{URL}/models", timeout=(2, 10))
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if resp.status_code != 200:
-        return f"GET {URL}/models answered HTTP {resp.status_code}: {resp.text[:200]!r}"
-    return None
-
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[llmcore.Client]:
-    problem = _probe()
-    if problem is not None:
-        message = (
-            f"llama-server is not reachable at {URL} ({problem}). Start it with "
-            "`bash tools/realserver/real_server_llamacpp.sh start` or run "
-            "`tox -e realserver`; set LLMCORE_REALSERVER_URL for another address."
-        )
-        if IN_ENV:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    provider = llmcore_openai.openai_compatible(URL, name="llama-cpp")
-    with llmcore.Client(provider, options=OPTIONS) as c:
-        yield c
+    yield from server_client(llmcore_openai.openai_compatible(URL, name="llama-cpp"))
 
 
 def get_weather(city: str) -> str:

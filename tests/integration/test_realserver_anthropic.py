@@ -14,12 +14,19 @@ in a plain ``pytest`` run these tests are skipped when no server answers.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
+from realserver_support import (
+    ANSWER,
+    MODEL,
+    TOOLS,
+    URL,
+    USAGE_HI,
+    WEATHER_ARGS,
+    server_client,
+)
 
 import llmcore
 import llmcore_anthropic
@@ -27,10 +34,8 @@ from llmcore import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatStream,
-    ConnectionOptions,
     Message,
     StopReason,
-    Tool,
     ToolCall,
     ToolChoice,
 )
@@ -38,56 +43,12 @@ from llmcore import events as ev
 
 pytestmark = pytest.mark.realserver
 
-URL = os.environ.get("LLMCORE_REALSERVER_URL", "http://127.0.0.1:8014/v1").rstrip("/")
-IN_ENV = bool(os.environ.get("LLMCORE_REALSERVER"))
-MODEL = "tiny-scripted"
 NAME = "llama-cpp-anthropic"
-
-ANSWER = "Hello, world! This is a tiny model."
-USAGE_HI = (12, 11, 23)  # prompt, completion, total for the single user message "hi"
-WEATHER_ARGS = {"city": "Paris"}
-
-GET_WEATHER = Tool(
-    "get_weather",
-    "Current weather in a city.",
-    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-GET_TIME = Tool(
-    "get_time",
-    "Current time in a time zone.",
-    {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]},
-)
-TOOLS = (GET_WEATHER, GET_TIME)
-
-OPTIONS = ConnectionOptions(connect_timeout=5, read_timeout=60, total_timeout=120, max_retries=0)
-
-
-def _probe() -> str | None:
-    """None when the server answers ``GET /models``, else what went wrong."""
-    try:
-        resp = requests.get(f"{URL}/models", timeout=(2, 10))
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if resp.status_code != 200:
-        return f"GET {URL}/models answered HTTP {resp.status_code}: {resp.text[:200]!r}"
-    return None
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[llmcore.Client]:
-    problem = _probe()
-    if problem is not None:
-        message = (
-            f"llama-server is not reachable at {URL} ({problem}). Start it with "
-            "`bash tools/realserver/real_server_llamacpp.sh start` or run "
-            "`tox -e realserver`; set LLMCORE_REALSERVER_URL for another address."
-        )
-        if IN_ENV:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    provider = llmcore_anthropic.anthropic_compatible(URL, name=NAME)
-    with llmcore.Client(provider, options=OPTIONS) as c:
-        yield c
+    yield from server_client(llmcore_anthropic.anthropic_compatible(URL, name=NAME))
 
 
 def request(*messages: Message, **options: Any) -> ChatCompletionRequest:
