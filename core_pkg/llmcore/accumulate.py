@@ -156,8 +156,12 @@ class StreamAccumulator:
         self.chunks_seen = 0
 
     # --- feeding -----------------------------------------------------------------------------
-    def feed(self, chunk: ChatCompletionChunk) -> list[ev.StreamEvent]:
-        """Add one chunk; return the block events it produces (choice 0 only)."""
+    def feed(self, chunk: ChatCompletionChunk, *, events: bool = True) -> list[ev.StreamEvent]:
+        """Add one chunk; return the block events it produces (choice 0 only).
+
+        ``events=False`` builds no event objects (the answer is accumulated the same way):
+        for readers that only want chunks.
+        """
         self.chunks_seen += 1
         if self.id is None and chunk.id:
             self.id = chunk.id
@@ -169,8 +173,10 @@ class StreamAccumulator:
             self.provider_data = merge_provider_data(self.provider_data, chunk.provider_data)
         out: list[ev.StreamEvent] = []
         for choice in chunk.choices:
-            state = self._choices.setdefault(choice.index, _ChoiceState())
-            sink: list[ev.StreamEvent] | None = out if choice.index == 0 else None
+            state = self._choices.get(choice.index)
+            if state is None:
+                state = self._choices[choice.index] = _ChoiceState()
+            sink: list[ev.StreamEvent] | None = out if events and choice.index == 0 else None
             delta = choice.delta
             if delta.role is not None:
                 state.role = delta.role

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -158,6 +159,20 @@ def _headers_repr(headers: Mapping[str, str]) -> str:
     return repr({k: redact(v) for k, v in mask_headers(headers).items()})
 
 
+@functools.lru_cache(maxsize=32)
+def _field_policy(
+    max_retries: int, backoff_initial: float, backoff_max: float, max_retry_after: float
+) -> RetryPolicy:
+    """The policy the ``max_retries`` / ``backoff_*`` / ``max_retry_after`` fields describe
+    (a frozen value, so one instance serves every call with the same fields)."""
+    return RetryPolicy(
+        attempts=max_retries + 1,
+        backoff_initial=backoff_initial,
+        backoff_max=backoff_max,
+        max_retry_after=max_retry_after,
+    )
+
+
 @attrs.frozen
 class ConnectionOptions:
     """How a :class:`~llmcore.Client` connects. Durations are seconds or ``timedelta``.
@@ -214,11 +229,8 @@ class ConnectionOptions:
         ``max_retry_after`` fields describe."""
         if self.retry is not None:
             return self.retry
-        return RetryPolicy(
-            attempts=self.max_retries + 1,
-            backoff_initial=self.backoff_initial,
-            backoff_max=self.backoff_max,
-            max_retry_after=self.max_retry_after,
+        return _field_policy(
+            self.max_retries, self.backoff_initial, self.backoff_max, self.max_retry_after
         )
 
     def evolve(self, **changes: Any) -> ConnectionOptions:

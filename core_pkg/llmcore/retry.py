@@ -85,6 +85,24 @@ def call_with_retries(
     DEBUG with its reason and its wait.
     """
     policy = policy if policy is not None else options.retry_policy
+    # The first attempt runs outside tenacity: most calls succeed at once, and building the
+    # retry machinery costs more than a small answer's parsing. Its failure, if retryable,
+    # is handed to tenacity as attempt 1, so waits, logs and stops are the same as if
+    # tenacity had run it.
+    try:
+        return fn()
+    except BaseException as exc:
+        if policy.attempts <= 1 or not _retryable(exc, policy):
+            raise
+        first: BaseException | None = exc
+
+    def attempt() -> T:
+        nonlocal first
+        if first is not None:
+            failure, first = first, None
+            raise failure
+        return fn()
+
     stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
     if deadline is not None:
         stop = stop | _StopAt(deadline)
@@ -119,4 +137,4 @@ def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    return retrying(attempt)

@@ -143,6 +143,9 @@ class _Engine:
         self.error: LlmError | None = None
         self.tail: list[ev.StreamEvent] = []
         self.last_frame = ""
+        # False while only chunks are read (``__next__``, ``until_done``): the accumulator
+        # then builds no event objects. ``events()`` turns it on.
+        self.want_events = True
 
     def _screen(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         """Remember the last frame (for error reports); turn error frames into errors."""
@@ -157,7 +160,7 @@ class _Engine:
     def run(self) -> Generator[_Step, None, None]:
         if self.complete is not None:  # the server answered with a whole JSON response
             for chunk in response_chunks(self.complete):
-                yield chunk, self.acc.feed(chunk)
+                yield chunk, self.acc.feed(chunk, events=self.want_events)
             self._end(None, None)
             self.final = self.complete
             return
@@ -176,8 +179,13 @@ class _Engine:
                 except StopIteration as stop:
                     complete = bool(stop.value)
                     break
-                events = self.acc.feed(chunk)
-                if not graced and self.finish_grace is not None and self.acc.finished:
+                events = self.acc.feed(chunk, events=self.want_events)
+                if (
+                    not graced
+                    and self.finish_grace is not None
+                    and _has_finish(chunk)
+                    and self.acc.finished
+                ):
                     graced = True  # the answer is whole: do not wait long for its tail
                     opened.set_read_timeout(self.finish_grace)
                 yield chunk, events
@@ -306,6 +314,7 @@ class ChatStream:
 
     @scrubbed
     def __next__(self) -> ChatCompletionChunk:
+        self._engine.want_events = False
         return next(self._steps)[0]
 
     def events(self) -> Iterator[ev.StreamEvent]:
@@ -316,6 +325,7 @@ class ChatStream:
         :class:`~llmcore.errors.MalformedResponseError` or the provider's typed error is carried
         by that ``ErrorEvent`` (and kept in :attr:`error`).
         """
+        self._engine.want_events = True
         return _events(self._steps, self._engine)
 
     # --- results and lifetime ----------------------------------------------------------------
@@ -337,6 +347,7 @@ class ChatStream:
             ``RateLimitError``, ``ServerError``), with ``partial`` set.
         A cancel is no error: the stream ends with stop reason ``aborted``.
         """
+        self._engine.want_events = False
         for _ in self._steps:
             pass
         return self.response
@@ -387,6 +398,14 @@ class ChatStream:
     def __repr__(self) -> str:
         state = "open" if self._engine.final is None else "finished"
         return f"<ChatStream {self.provider.name} {self.request.model} {state}>"
+
+
+def _has_finish(chunk: ChatCompletionChunk) -> bool:
+    """True when a choice of ``chunk`` carries a finish or stop reason."""
+    for choice in chunk.choices:
+        if choice.finish_reason is not None or choice.stop_reason is not None:
+            return True
+    return False
 
 
 def _events(steps: Iterator[_Step], engine: _Engine) -> Iterator[ev.StreamEvent]:

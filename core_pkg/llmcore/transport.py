@@ -12,7 +12,9 @@ import heapq
 import http.client
 import itertools
 import logging
+import os
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -102,6 +104,10 @@ def _map_exception(exc: BaseException, what: str) -> LlmError:
         return InvalidInputError.at(field, f"cannot send {what}: {detail}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return RequestTimeoutError(f"connect timed out {what}: {detail}")
+    if _chain_has(exc, (urllib3.exceptions.NewConnectionError,)):
+        # urllib3 derives its "could not connect" error (refused, no such host) from its
+        # connect *timeout* error, so it must be told apart before the timeouts are.
+        return ApiConnectionError(f"connection failed {what}: {detail}")
     if _chain_has(exc, _TIMEOUTS):
         return RequestTimeoutError(f"read timed out {what}: {detail}")
     return ApiConnectionError(f"connection failed {what}: {detail}")
@@ -510,6 +516,33 @@ def _redirect_target(request: HttpRequest, status: int, location: str) -> str | 
     return target
 
 
+# The environment variables that decide a request's proxies, ``verify`` and ``cert`` (besides
+# every ``*_proxy`` variable, in any case): urllib ignores HTTP_PROXY under CGI.
+_ENV_SETTINGS_NAMES = ("REQUEST_METHOD", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_ENV_SETTINGS_NAMES_B = tuple(n.encode() for n in _ENV_SETTINGS_NAMES)
+
+
+def _environ_key() -> tuple[Any, ...] | None:
+    """The environment's proxy and CA-bundle variables, or None where they are not all that
+    decides (the platform's proxy settings count too, or the environment cannot be read
+    cheaply)."""
+    if sys.platform in ("darwin", "win32"):
+        return None
+    data = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict):
+        return None
+    return tuple(
+        (k, v) for k, v in data.items() if k[-6:].lower() == b"_proxy" or k in _ENV_SETTINGS_NAMES_B
+    )
+
+
+def _merged_settings(
+    session: requests.Session, url: str, proxies: dict[str, str] | None
+) -> dict[str, Any]:
+    settings = session.merge_environment_settings(url, dict(proxies or {}), True, None, None)
+    return dict(settings)
+
+
 class Transport:
     """One pooled ``requests.Session`` per client; thread-safe for concurrent calls."""
 
@@ -534,6 +567,38 @@ class Transport:
         self._proxies = {"http": options.proxy, "https": options.proxy} if options.proxy else None
         self._last_used = time.monotonic()
         self._lock = threading.Lock()
+        self._settings: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _env_settings(self, url: str) -> dict[str, Any]:
+        """``Session.merge_environment_settings`` for ``url``, cached per origin.
+
+        The proxies, ``verify`` and ``cert`` a request gets depend only on the URL's origin,
+        the session's settings and the environment's ``*_proxy``, ``REQUEST_METHOD`` and CA
+        bundle variables, so the result is cached under exactly those (a changed variable is a
+        new key). Where the platform's own proxy configuration is consulted as well (macOS,
+        Windows), nothing is cached.
+        """
+        session = self.session
+        environ = _environ_key() if session.trust_env else ()
+        if environ is None:
+            return _merged_settings(session, url, self._proxies)
+        origin = url.split("/", 3)[:3]
+        key = (
+            "/".join(origin),
+            environ,
+            repr(session.proxies),
+            session.verify,
+            session.cert,
+            session.trust_env,
+        )
+        cached = self._settings.get(key)
+        if cached is None:
+            cached = _merged_settings(session, url, self._proxies)
+            with self._lock:
+                if len(self._settings) >= 64:
+                    self._settings.clear()
+                self._settings[key] = cached
+        return cached
 
     @property
     def pool_capacity(self) -> int:
@@ -681,17 +746,23 @@ class Transport:
             cancel.on_cancel(lease.cancel)
         _inflight.lease = lease
         try:
-            resp = self.session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                params=request.params or None,
-                json=request.json if request.body is None else None,
-                data=request.body,
-                stream=True,
+            # What ``Session.request`` does, minus its per-call scan of the environment for
+            # proxy and CA-bundle variables (the settings are cached, see _env_settings).
+            prepared = self.session.prepare_request(
+                requests.Request(
+                    request.method.upper(),
+                    request.url,
+                    headers=request.headers,
+                    params=request.params or {},
+                    json=request.json if request.body is None else None,
+                    data=request.body or {},
+                )
+            )
+            resp = self.session.send(
+                prepared,
                 timeout=timeouts,
                 allow_redirects=False,
-                proxies=self._proxies,
+                **self._env_settings(prepared.url or request.url),
             )
         except requests.exceptions.RequestException as exc:
             lease.finish()

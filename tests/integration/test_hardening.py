@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,6 +228,22 @@ def test_read_timeout_mid_body_is_a_timeout_not_a_connection_error(
     assert not isinstance(caught.value, ApiConnectionError)
 
 
+def test_a_refused_connection_is_a_connection_error_not_a_timeout(
+    make_client: Callable[..., Client],
+) -> None:
+    """urllib3's "could not connect" error derives from its connect-timeout error; a port with
+    nobody listening must still read as a connection failure, at once."""
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = make_client(OPTIONS.evolve(max_retries=0), base_url=f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(LlmError) as caught:
+        client.chat_completion(REQ)
+    assert isinstance(caught.value, ApiConnectionError), repr(caught.value)
+    assert not isinstance(caught.value, RequestTimeoutError)
+    assert "connection failed" in str(caught.value)
+
+
 def test_read_timeout_mid_stream_is_a_stream_timeout_with_the_partial_answer(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
@@ -417,6 +434,34 @@ def test_proxy_environment_variable_is_used_without_an_explicit_proxy(
     )
     client = make_client(base_url="http://upstream.invalid/v1")
     assert client.chat_completion(REQ).text() == "env"
+
+
+def test_proxy_environment_changes_between_calls_of_one_client_are_honoured(
+    loopback_server: LoopbackServer,
+    make_client: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy settings are cached per origin and environment: setting, changing and
+    removing a proxy variable (or adding the host to no_proxy) takes effect at the next call."""
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with LoopbackServer() as first, LoopbackServer() as second:
+        for server in (first, second):
+            server.add(
+                "POST", "http://upstream.invalid/v1/chat/completions", Reply.json(completion("p"))
+            )
+        client = make_client(base_url="http://upstream.invalid/v1")
+        monkeypatch.setenv("http_proxy", first.base_url)
+        assert client.chat_completion(REQ).text() == "p"
+        monkeypatch.setenv("http_proxy", second.base_url)
+        assert client.chat_completion(REQ).text() == "p"
+        monkeypatch.delenv("http_proxy")
+        monkeypatch.setenv("Http_Proxy", first.base_url)  # any case counts, as in urllib
+        assert client.chat_completion(REQ).text() == "p"
+        monkeypatch.setenv("no_proxy", "upstream.invalid")
+        with pytest.raises(ApiConnectionError):  # no proxy now: the .invalid host is looked up
+            client.chat_completion(REQ)
+        assert (len(first.requests), len(second.requests)) == (2, 1)
 
 
 # --- 7. a batch never loses results ---------------------------------------------------------

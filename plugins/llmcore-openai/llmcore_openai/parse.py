@@ -34,6 +34,7 @@ from llmcore import (
     map_stop_reason,
 )
 from llmcore.accumulate import finish_tool_call
+from llmcore.chat import text_chunk
 from llmcore.errors import error_for_status
 from llmcore.thinktags import ThinkTagSplitter, split_think_tags
 from llmcore_openai.compat import openai_compat
@@ -71,6 +72,11 @@ _USAGE_DETAIL_KEYS = {
     "prompt_tokens_details": frozenset({"cached_tokens", "cache_write_tokens"}),
     "completion_tokens_details": frozenset({"reasoning_tokens"}),
 }
+
+
+# a choice and a delta that carry nothing but text (or the role): see iter_chunks
+_PLAIN_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
+_PLAIN_DELTA_KEYS = frozenset({"role", "content"})
 
 
 def _unmodelled(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
@@ -302,10 +308,57 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
             raise TypeError(f"stream frame is {type(obj).__name__}, not an object")
         if "choices" not in obj or obj.get("error"):
             raise_body_error(provider, obj, 200)
+        raw_choices: Any = obj.get("choices") or ()
+        if len(raw_choices) == 1 and not obj.get("usage") and not think_tags:
+            raw = raw_choices[0]
+            delta = raw.get("delta") or {}
+            text = delta.get("content")
+            role = delta.get("role")
+            if (
+                (text is None or type(text) is str)
+                and (role is None or role == "assistant")
+                and raw.keys() <= _PLAIN_CHOICE_KEYS
+                and delta.keys() <= _PLAIN_DELTA_KEYS
+                and raw.get("finish_reason") is None
+                and raw.get("logprobs") is None
+            ):
+                # The common event of a long answer: one piece of text. The general path
+                # below gives the same chunk, at several times the cost.
+                yield text_chunk(
+                    text or None,
+                    index=raw.get("index", 0),
+                    role=Role.ASSISTANT if role else None,
+                    id=obj.get("id"),
+                    model=obj.get("model"),
+                    provider_data=(
+                        None if obj.keys() <= _CHUNK_KEYS else _unmodelled(obj, _CHUNK_KEYS)
+                    ),
+                )
+                continue
         choices = []
-        for raw in obj.get("choices") or ():
+        for raw in raw_choices:
             index = raw.get("index", 0)
             delta = raw.get("delta") or {}
+            text = delta.get("content")
+            if (
+                (text is None or type(text) is str)
+                and raw.keys() <= _PLAIN_CHOICE_KEYS
+                and delta.keys() <= _PLAIN_DELTA_KEYS
+                and raw.get("finish_reason") is None
+                and raw.get("logprobs") is None
+                and not think_tags
+            ):
+                # The common small chunk (text only, or the role): the general path below
+                # gives the same chunk, at several times the cost.
+                role = delta.get("role")
+                if role is None:
+                    choices.append(ChunkChoice(index, Delta(content=text or None)))
+                    continue
+                if role == "assistant":
+                    choices.append(
+                        ChunkChoice(index, Delta(role=Role.ASSISTANT, content=text or None))
+                    )
+                    continue
             content, part_reasoning = _content_and_reasoning(delta.get("content"))
             reasoning = _reasoning_field(delta) or part_reasoning
             if think_tags and content:
@@ -336,7 +389,10 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
                     provider_data=_choice_data(raw),
                 )
             )
-        usage = parse_usage(obj.get("usage") or (obj.get("x_groq") or {}).get("usage"))
+        raw_usage = obj.get("usage")
+        if not raw_usage and "x_groq" in obj:
+            raw_usage = (obj.get("x_groq") or {}).get("usage")
+        usage = parse_usage(raw_usage)
         if usage is None and obj.get("choices"):
             usage = parse_usage((obj["choices"][0] or {}).get("usage"))
         yield ChatCompletionChunk(
@@ -344,7 +400,7 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
             obj.get("model"),
             tuple(choices),
             usage,
-            provider_data=_unmodelled(obj, _CHUNK_KEYS),
+            provider_data=None if obj.keys() <= _CHUNK_KEYS else _unmodelled(obj, _CHUNK_KEYS),
         )
     tail = _flush(splitters)
     if tail is not None:
