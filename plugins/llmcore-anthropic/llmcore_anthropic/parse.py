@@ -67,6 +67,7 @@ from llmcore import (
     finish_tool_call,
     map_stop_reason,
 )
+from llmcore.chat import text_chunk
 from llmcore.errors import looks_like_context_overflow
 from llmcore_anthropic.payload import models_request
 from llmcore_anthropic.providers import API
@@ -375,7 +376,10 @@ class _Stream:
             if not text:
                 return None
             block.text.append(text)
-            return self.chunk(Delta(content=text)) if block.kind == "text" else None
+            if block.kind != "text":
+                return None
+            # the event most of a long answer is made of: the cheap constructor, same chunk
+            return text_chunk(text, id=self.id, model=self.model)
         if kind == "input_json_delta":
             piece = delta.get("partial_json")
             if not piece:
