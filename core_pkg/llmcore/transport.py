@@ -539,8 +539,24 @@ def _environ_key() -> tuple[Any, ...] | None:
 def _merged_settings(
     session: requests.Session, url: str, proxies: dict[str, str] | None
 ) -> dict[str, Any]:
-    settings = session.merge_environment_settings(url, dict(proxies or {}), True, None, None)
-    return dict(settings)
+    """What ``Session.merge_environment_settings`` gives with ``trust_env`` on.
+
+    The session itself runs with ``trust_env`` off, so that requests never reads ``~/.netrc``:
+    a netrc entry for the provider's host would replace the client's own ``Authorization``
+    header (its API key) with a Basic one. The environment's proxies and CA bundle still
+    apply, as here.
+    """
+    merged = dict(proxies or {})
+    for key, value in requests.utils.get_environ_proxies(url, merged.get("no_proxy")).items():
+        merged.setdefault(key, value)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+    proxies = {k: v for k, v in {**session.proxies, **merged}.items() if v is not None}
+    return {
+        "proxies": proxies,
+        "stream": True,
+        "verify": verify if verify is not None else session.verify,
+        "cert": session.cert,
+    }
 
 
 class Transport:
@@ -549,6 +565,7 @@ class Transport:
     def __init__(self, options: ConnectionOptions) -> None:
         self.options = options
         self.session = requests.Session()
+        self.session.trust_env = False  # the environment is read by _env_settings instead
         self._adapter = requests.adapters.HTTPAdapter(
             pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
         )
@@ -570,7 +587,8 @@ class Transport:
         self._settings: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def _env_settings(self, url: str) -> dict[str, Any]:
-        """``Session.merge_environment_settings`` for ``url``, cached per origin.
+        """The proxies, ``verify`` and ``cert`` for ``url`` (see :func:`_merged_settings`),
+        cached per origin.
 
         The proxies, ``verify`` and ``cert`` a request gets depend only on the URL's origin,
         the session's settings and the environment's ``*_proxy``, ``REQUEST_METHOD`` and CA
@@ -579,7 +597,7 @@ class Transport:
         Windows), nothing is cached.
         """
         session = self.session
-        environ = _environ_key() if session.trust_env else ()
+        environ = _environ_key()
         if environ is None:
             return _merged_settings(session, url, self._proxies)
         origin = url.split("/", 3)[:3]
@@ -589,7 +607,6 @@ class Transport:
             repr(session.proxies),
             session.verify,
             session.cert,
-            session.trust_env,
         )
         cached = self._settings.get(key)
         if cached is None:

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -389,6 +390,23 @@ def test_same_origin_307_is_followed_with_method_body_and_key(
     assert moved.path == "/v2/chat"
     assert moved.json()["messages"][0]["content"] == "hi"
     assert moved.headers["authorization"] == loopback_server.requests[0].headers["authorization"]
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_api_key(
+    loopback_server: LoopbackServer,
+    make_client: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """requests, left to itself, replaces the Authorization header with Basic credentials
+    from ~/.netrc when the file has an entry for the host."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    loopback_server.add("POST", PATH, Reply.json(completion("keyed")))
+    assert make_client().chat_completion(REQ).text() == "keyed"
+    assert loopback_server.requests[0].headers["authorization"] == "Bearer test-key-0123"
 
 
 def test_302_for_a_post_is_not_turned_into_a_get(
