@@ -34,12 +34,13 @@ from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse
 from llmcore.errors import (
     CancelledRequestError,
     ConfigurationError,
+    InvalidInputError,
     LlmError,
     redact,
     retry_after_seconds,
 )
 from llmcore.http import HttpResponse
-from llmcore.options import ConnectionOptions
+from llmcore.options import ConnectionOptions, RetryPolicy
 from llmcore.providers import Provider
 
 if TYPE_CHECKING:
@@ -128,7 +129,12 @@ def worker_client(spec: ClientSpec) -> Client:
         return client
 
 
-def run_item(spec: ClientSpec, index: int, request: ChatCompletionRequest) -> BatchResult:
+def run_item(
+    spec: ClientSpec,
+    index: int,
+    request: ChatCompletionRequest,
+    retry: RetryPolicy | None = None,
+) -> BatchResult:
     """Run one batch item in whatever process this is, on that process's client for ``spec``.
 
     Never raises: a client that cannot be built (no key in the worker's environment) puts its
@@ -140,7 +146,7 @@ def run_item(spec: ClientSpec, index: int, request: ChatCompletionRequest) -> Ba
         return err
     except Exception as exc:
         return unexpected_error(index, exc)
-    return client._batch_item(index, request)
+    return client._batch_item(index, request, retry=retry)
 
 
 # --- progress ----------------------------------------------------------------------------------
@@ -384,15 +390,61 @@ def _limit_for(client: Client, concurrency: int | Mapping[str, int] | None) -> i
     return value
 
 
+def _resolve_clients(
+    items: Iterable[tuple[Client | str | Provider, ChatCompletionRequest]],
+    stack: contextlib.ExitStack,
+) -> list[tuple[Client, ChatCompletionRequest]]:
+    """The pairs with every provider name or :class:`Provider` turned into a client: one
+    per distinct provider, built here (key and base URL from the environment) and closed by
+    ``stack``. Raises before anything is sent when a provider cannot be used."""
+    from llmcore.client import Client
+
+    made: dict[object, Client] = {}
+    pairs: list[tuple[Client, ChatCompletionRequest]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise InvalidInputError.at(
+                f"items[{index}]", f"expected a (client or provider, request) pair, got {item!r}"
+            )
+        target, request = item
+        if isinstance(target, Client):
+            pairs.append((target, request))
+            continue
+        if not isinstance(target, (str, Provider)):
+            raise InvalidInputError.at(
+                f"items[{index}][0]",
+                f"expected a Client, a provider name or a Provider, got a {type(target).__name__}",
+            )
+        key: object = target if isinstance(target, str) else id(target)
+        client = made.get(key)
+        if client is None:
+            try:
+                client = made[key] = Client(target)
+            except LlmError as err:
+                err.message = f"items[{index}]: {err.message}"
+                err.args = (err.message,)
+                raise
+            stack.callback(client.close)
+        pairs.append((client, request))
+    return pairs
+
+
 def batch_smart(
-    items: Iterable[tuple[Client, ChatCompletionRequest]],
+    items: Iterable[tuple[Client | str | Provider, ChatCompletionRequest]],
     concurrency: int | Mapping[str, int] | None = None,
     *,
     on_result: ResultCallback | None = None,
     progress: bool = False,
     cancel: CancelHandle | None = None,
+    retry: RetryPolicy | None = None,
 ) -> list[BatchResult]:
     """Run ``(client, request)`` pairs, grouped by client, each group at its own pace.
+
+    A pair may name its provider instead of giving a client: ``("anthropic", request)`` or
+    ``(provider, request)`` with a :class:`~llmcore.Provider` value. The batch then builds
+    one client per distinct provider (key and base URL from the environment, as
+    ``Client(name)`` does), uses it for every pair that names that provider, and closes it at
+    the end.
 
     - Each client (one provider) gets its own threads: ``concurrency`` requests at a time, an
       int for every provider or a mapping from provider name to limit; the default is the
@@ -403,7 +455,8 @@ def batch_smart(
       The request that got the 429 is retried by the client's own retry policy.
     - At most :data:`INLINE_MAX` requests in all run one after the other on this thread.
 
-    :param items: ``(client, request)`` pairs; the pairs of one client form one group.
+    :param items: ``(client, request)`` pairs, or ``(provider name or Provider, request)``;
+        the pairs of one client (or one named provider) form one group.
     :param concurrency: the limit per provider: an int for all, or a mapping from provider
         name to limit (a provider not in it gets its client's ``pool_size``).
     :param on_result: ``on_result(index, result)`` once per pair, on the calling thread, in
@@ -413,10 +466,29 @@ def batch_smart(
     :param cancel: a :class:`~llmcore.CancelHandle`: ``cancel()`` from any thread keeps the
         finished results and puts a :class:`~llmcore.errors.CancelledRequestError` in every
         other slot.
+    :param retry: a :class:`~llmcore.RetryPolicy` for every request (default: each
+        client's own).
     :returns: one result per pair, in input order. Never raises for a failing item.
-    :raises ConfigurationError: a limit is not an int >= 1.
+    :raises ConfigurationError: a limit is not an int >= 1, or a named provider is not
+        installed or has no key (the message names the item); nothing is sent then.
+    :raises InvalidInputError: an item is not a pair of a client (or provider) and a request,
+        or ``retry`` is not a :class:`~llmcore.RetryPolicy`.
     """
-    pairs = list(items)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidInputError.at("retry", f"expected a RetryPolicy, got a {type(retry).__name__}")
+    with contextlib.ExitStack() as owned:
+        pairs = _resolve_clients(items, owned)
+        return _run_smart(pairs, concurrency, on_result, progress, cancel, retry)
+
+
+def _run_smart(
+    pairs: list[tuple[Client, ChatCompletionRequest]],
+    concurrency: int | Mapping[str, int] | None,
+    on_result: ResultCallback | None,
+    progress: bool,
+    cancel: CancelHandle | None,
+    retry: RetryPolicy | None,
+) -> list[BatchResult]:
     results: list[BatchResult]
     if len(pairs) <= INLINE_MAX:
         results = []
@@ -425,7 +497,7 @@ def batch_smart(
             if cancel is not None and cancel.cancelled:
                 result: BatchResult = cancelled_error(index)
             else:
-                result = client._batch_item(index, request, cancel=cancel)
+                result = client._batch_item(index, request, cancel=cancel, retry=retry)
             results.append(result)
             if bar is not None:
                 bar.update(result)
@@ -450,7 +522,9 @@ def batch_smart(
             gate.wait(cancel)
         except Exception:
             return cancelled_error(index)
-        return client._batch_item(index, pairs[index][1], cancel=cancel, on_response=gate.observe)
+        return client._batch_item(
+            index, pairs[index][1], cancel=cancel, on_response=gate.observe, retry=retry
+        )
 
     def submit(index: int) -> concurrent.futures.Future[BatchResult]:
         client, gate = groups[id(pairs[index][0])]

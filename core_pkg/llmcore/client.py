@@ -121,6 +121,11 @@ def get_env_api_key(provider: Provider, environ: Mapping[str, str] | None = None
     return None
 
 
+def _check_retry(retry: object) -> None:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidInputError.at("retry", f"expected a RetryPolicy, got a {type(retry).__name__}")
+
+
 def _as_hooks(value: Any) -> tuple[Any, ...]:
     if value is None:
         return ()
@@ -369,10 +374,7 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidInputError.at(
-                "retry", f"expected a RetryPolicy, got a {type(retry).__name__}"
-            )
+        _check_retry(retry)
         return self._chat(request, on_payload=on_payload, on_response=on_response, retry=retry)
 
     def _chat(
@@ -409,6 +411,7 @@ class Client:
         on_payload: PayloadHook | None = None,
         on_response: ResponseHook | None = None,
         cancel: CancelHandle | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ChatStream:
         """Start a stream; errors before the first byte (401, 404, 429...) raise here.
 
@@ -421,6 +424,8 @@ class Client:
         :param cancel: a :class:`CancelHandle` that stops the stream (and any retry wait) from
             any thread; ``None`` creates one (``stream.cancel_handle``). A cancel before the
             headers arrive returns a stream that ends at once with stop reason ``aborted``.
+        :param retry: a :class:`~llmcore.RetryPolicy` for opening this stream only (the
+            attempts before the first byte; a stream that has started is never retried).
         :returns: the open stream.
         :raises InvalidInputError: ``request`` (a message, tool or option) fails validation, or the
             plugin refuses input its API cannot express.
@@ -435,6 +440,7 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
+        _check_retry(retry)
         deadline = self._deadline()
         self._require("stream", request=request)
         handle = cancel or CancelHandle()
@@ -451,6 +457,7 @@ class Client:
                 cancel=handle,
                 response_hooks=_as_hooks(on_response),
                 deadline=deadline,
+                retry=retry,
             )
         except CancelledError:
             opened = None
@@ -542,6 +549,7 @@ class Client:
         progress: bool = False,
         cancel: CancelHandle | None = None,
         send_key: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
         """Send many requests at once; results in input order, errors in place.
 
@@ -574,12 +582,15 @@ class Client:
             client's threads are interrupted at once.
         :param send_key: with an executor elsewhere, send this client's API key with every
             task (in plain text) instead of letting workers read their environment.
+        :param retry: a :class:`~llmcore.RetryPolicy` for every request of this batch
+            (it travels with the tasks to an executor elsewhere).
         :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
         :raises ConfigurationError: ``concurrency`` is not an int >= 1, or an executor
             elsewhere was given with a client whose hooks or plugins cannot travel.
 
         Never raises for a failing item: its error is returned in its slot.
         """
+        _check_retry(retry)
         items = list(requests)
         if concurrency is not None and (
             isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
@@ -591,13 +602,13 @@ class Client:
         default = getattr(executor, "_max_workers", None) or self.options.pool_size
         window = max(1, min(concurrency or default, len(items)))
         if local:
-            return self._batch_local(items, window, executor, on_result, progress, cancel)
+            return self._batch_local(items, window, executor, on_result, progress, cancel, retry)
         assert executor is not None
         spec = self.spec(send_key=send_key)
         remote = executor
 
         def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
-            return remote.submit(run_item, spec, index, items[index])
+            return remote.submit(run_item, spec, index, items[index], retry)
 
         return run_ordered(
             len(items),
@@ -617,6 +628,7 @@ class Client:
         on_result: ResultCallback | None,
         progress: bool,
         cancel: CancelHandle | None,
+        retry: RetryPolicy | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
         with contextlib.ExitStack() as stack:
             pool = executor
@@ -628,7 +640,9 @@ class Client:
             target = pool
 
             def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
-                return target.submit(self._batch_item, index, items[index], cancel=cancel)
+                return target.submit(
+                    self._batch_item, index, items[index], cancel=cancel, retry=retry
+                )
 
             # On a pool of its own the batch queues every item at once (the pool's threads
             # bound the concurrency, and a thread that finishes picks the next item without
@@ -678,6 +692,7 @@ class Client:
         *,
         cancel: CancelHandle | None = None,
         on_response: ResponseHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ChatCompletionResponse | LlmError:
         try:
             if cancel is not None and cancel.cancelled:
@@ -686,7 +701,7 @@ class Client:
                 raise ConfigurationError(
                     f"requests[{index}] is a {type(request).__name__}, not a ChatCompletionRequest"
                 )
-            return self._chat(request, cancel=cancel, on_response=on_response)
+            return self._chat(request, cancel=cancel, on_response=on_response, retry=retry)
         except LlmError as err:
             return scrub_chain(err)
         except CancelledError:
@@ -703,6 +718,7 @@ class Client:
         on_result: ResultCallback | None = None,
         progress: bool = False,
         cancel: CancelHandle | None = None,
+        retry: RetryPolicy | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
         """Like :meth:`chat_completion_batch`, with rate-limit backoff and tiny batches inline.
 
@@ -719,6 +735,7 @@ class Client:
         :param progress: show a progress bar, as for :meth:`chat_completion_batch`.
         :param cancel: a :class:`CancelHandle` that stops the batch, as for
             :meth:`chat_completion_batch`.
+        :param retry: a :class:`~llmcore.RetryPolicy` for every request of this batch.
         :returns: one :class:`ChatCompletionResponse` or :class:`LlmError` per request.
         :raises ConfigurationError: ``concurrency`` is not an int >= 1.
 
@@ -731,6 +748,7 @@ class Client:
             on_result=on_result,
             progress=progress,
             cancel=cancel,
+            retry=retry,
         )
 
     # --- lifetime ------------------------------------------------------------------------------
