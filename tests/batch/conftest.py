@@ -35,3 +35,13 @@ def make_client(server: LoopbackServer) -> Iterator[Callable[..., Client]]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def two_servers() -> Iterator[tuple[LoopbackServer, LoopbackServer]]:
+    a, b = LoopbackServer().start(), LoopbackServer().start()
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()

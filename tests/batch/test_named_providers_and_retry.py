@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from batch_support import OPTIONS, completion, prompt_of, requests_for
 from loopback import LoopbackServer, RecordedRequest, Reply
@@ -21,16 +19,6 @@ from llmcore.batching import ClientSpec, run_item
 from llmcore_openai import openai_compatible
 
 NO_WAIT = dict(backoff_initial=0.0, backoff_max=0.0)
-
-
-@pytest.fixture
-def two_servers() -> Iterator[tuple[LoopbackServer, LoopbackServer]]:
-    a, b = LoopbackServer().start(), LoopbackServer().start()
-    try:
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
 
 
 def named(name: str):  # type: ignore[no-untyped-def]

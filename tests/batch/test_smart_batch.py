@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from batch_support import OPTIONS, completion, prompt_of, requests_for
@@ -19,16 +18,6 @@ from llmcore import (
 )
 from llmcore.batching import rate_limit_wait
 from llmcore_openai import openai_compatible
-
-
-@pytest.fixture
-def two_servers() -> Iterator[tuple[LoopbackServer, LoopbackServer]]:
-    a, b = LoopbackServer().start(), LoopbackServer().start()
-    try:
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
 
 
 def client_on(server: LoopbackServer, name: str, **options: object) -> Client:
