@@ -36,6 +36,7 @@ from llmcore.chat import (
     ChatCompletionChunk,
     ChatCompletionResponse,
     Choice,
+    ChunkChoice,
     StopReason,
     ToolCallDelta,
     Usage,
@@ -135,6 +136,25 @@ class _ChoiceState:
     next_index: int = 0
 
 
+def _plain_text(choice: ChunkChoice) -> bool:
+    """True when ``choice`` adds text and nothing else (no role, reasoning, tool calls, block
+    end, provider data, finish or stop reason)."""
+    delta = choice.delta
+    return (
+        delta.role is None
+        and not delta.reasoning
+        and not delta.reasoning_signature
+        and not delta.reasoning_redacted
+        and not delta.thinking_block_end
+        and not delta.tool_calls
+        and not delta.block_end
+        and not delta.provider_data
+        and not choice.provider_data
+        and choice.finish_reason is None
+        and choice.stop_reason is None
+    )
+
+
 class StreamAccumulator:
     """Collects chunks; knows the partial answer at every point."""
 
@@ -178,6 +198,17 @@ class StreamAccumulator:
                 state = self._choices[choice.index] = _ChoiceState()
             sink: list[ev.StreamEvent] | None = out if events and choice.index == 0 else None
             delta = choice.delta
+            if (
+                sink is None
+                and delta.content
+                and state.open_block is not None
+                and state.open_block[0] == "text"
+                and _plain_text(choice)
+            ):
+                # More text in the open text block, no events wanted: all _text would do.
+                state.text.append(delta.content)
+                state.text_block_parts.append(delta.content)
+                continue
             if delta.role is not None:
                 state.role = delta.role
             if delta.reasoning or delta.reasoning_signature or delta.reasoning_redacted:

@@ -312,10 +312,14 @@ class ChatStream:
     def __iter__(self) -> ChatStream:
         return self
 
-    @scrubbed
     def __next__(self) -> ChatCompletionChunk:
+        # What @scrubbed does, inline: this runs once per chunk.
         self._engine.want_events = False
-        return next(self._steps)[0]
+        try:
+            return next(self._steps)[0]
+        except LlmError as err:
+            scrub_chain(err)
+            raise
 
     def events(self) -> Iterator[ev.StreamEvent]:
         """Typed block events (start, text/thinking/tool-call start-delta-end, done or error).

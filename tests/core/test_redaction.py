@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import types
 import pickle
 import traceback
 from collections.abc import Iterator
@@ -260,11 +261,29 @@ def test_public_entry_points_are_scrubbed() -> None:
         llmcore.Client.quick_chat_text,
         llmcore.Client.chat_completion_batch,
         llmcore.Client.chat_completion_batch_smart,
-        llmcore.ChatStream.__next__,
         llmcore.ChatStream.until_done,
         llmcore.ChatStream.text,
     ):
         assert fn.__code__ is not getattr(fn, "__wrapped__", fn).__code__, fn.__qualname__
+
+
+def test_iterating_a_stream_scrubs_the_chain() -> None:
+    """``ChatStream.__next__`` scrubs inline (it runs once per chunk), not by the decorator."""
+    stream = llmcore.ChatStream.__new__(llmcore.ChatStream)
+    stream._engine = types.SimpleNamespace(want_events=True)  # type: ignore[assignment]
+
+    def steps() -> Iterator[Any]:
+        try:
+            raise OSError(f"?key={SECRET}")
+        except OSError as exc:
+            raise ApiConnectionError("down") from exc
+        yield
+
+    stream._steps = steps()  # type: ignore[assignment]
+    with pytest.raises(ApiConnectionError) as info:
+        next(stream)
+    assert isinstance(info.value.__cause__, RedactedError)
+    assert SECRET not in str(info.value.__cause__)
 
 
 # --- log records -------------------------------------------------------------------------------
