@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import types
 import pickle
 import traceback
+import types
 from collections.abc import Iterator
 from typing import Any
 
