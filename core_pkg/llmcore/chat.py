@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.http import HttpRequest
 from llmcore.messages import Message, MessageOrigin, Role, Tool, ToolCall
 from llmcore.validation import (
@@ -129,7 +130,8 @@ def _check_tool_choice(instance: ToolChoice) -> None:
 _CHOICE_MODES = ("auto", "none", "required", "tool")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolChoice:
     """``auto``, ``none``, ``required`` or one named tool (``ToolChoice.tool("get_weather")``)."""
 
@@ -294,7 +296,8 @@ def _check_request(request: ChatCompletionRequest) -> None:
                 check_int(f"extra[{key!r}]", extra[key], minimum=1)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionRequest:
     """One chat call: a model and messages plus the usual options.
 
@@ -347,7 +350,8 @@ _COUNTS = (
 )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Usage:
     """Token counts under the one rule in this module's docstring.
 
@@ -401,7 +405,8 @@ class Usage:
         )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Choice:
     """One answer: the assistant message and why it ended (raw and unified).
 
@@ -423,7 +428,8 @@ def _to_choices(value: Iterable[Choice]) -> tuple[Choice, ...]:
     return tuple(value)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionResponse:
     """A complete answer (or, after a cancel or cut, the partial one).
 
@@ -489,7 +495,8 @@ def with_origin(
     return attrs.evolve(response, choices=choices)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallDelta:
     """A fragment of a streamed tool call; fragments with the same ``index`` form one call.
 
@@ -515,7 +522,8 @@ def _to_tc_deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta,
     return tuple(value or ())
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Delta:
     """What one chunk adds to a choice's message.
 
@@ -546,7 +554,8 @@ class Delta:
     )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChunkChoice:
     """One choice's part of a stream chunk; ``provider_data`` is merged into the final
     :class:`Choice`'s (see the accumulation rule in this module's docstring)."""
@@ -564,7 +573,8 @@ def _to_chunk_choices(value: Iterable[ChunkChoice]) -> tuple[ChunkChoice, ...]:
     return tuple(value)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionChunk:
     """One piece of a streamed answer, in the chunk shape every provider is mapped to.
 
@@ -597,7 +607,8 @@ class ChatCompletionChunk:
         return self.choices[0].delta.reasoning if self.choices else None
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ModelInfo:
     """A model a provider offers; ``extra`` keeps provider fields such as ``owned_by``."""
 
@@ -623,7 +634,8 @@ def _check_next(_instance: object, _attribute: attrs.Attribute[Any], value: Any)
         fail("next_request", f"expected an HttpRequest or None, got {describe(value)}")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ModelPage:
     """One page of a model listing, as ``parse_list_models`` may return it.
 

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from llmcore import events as ev
+from llmcore._repr import attrs_repr
 from llmcore.cancel import CancelHandle
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, StopReason
 from llmcore.client import Client
@@ -117,7 +118,8 @@ _CASE_KEYS = ("request", "response", "expected")
 
 
 # --- recorded cases ---------------------------------------------------------------------------
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class RecordedCase:
     """One recorded exchange: ``id`` (its file path relative to the folder) and its ``data``."""
 
@@ -273,7 +275,8 @@ def one_byte(body: bytes) -> list[bytes]:
     return [body[i : i + 1] for i in range(len(body))]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class _Reply:
     status: int
     headers: dict[str, str]
@@ -585,7 +588,8 @@ def _default_request(case: RecordedCase) -> ChatCompletionRequest:
     return ChatCompletionRequest(str(model), [Message.user("hi")])
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Check:
     """One named check; calling it runs it (AssertionError on failure)."""
 
@@ -599,7 +603,8 @@ class Check:
         return self.name
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Replay:
     """Replays recorded cases through ``Client(provider, plugins=...)``.
 
@@ -783,7 +788,8 @@ def default_error_body(status: int, message: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": f"http_{status}"}}).encode()
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ProtocolSample:
     """What the contract checks need to know about a wire format.
 

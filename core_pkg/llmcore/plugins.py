@@ -213,8 +213,8 @@ class Plugins:
 
     def _ensure_serving(self, *, provider: str | None = None, api: str | None = None) -> None:
         """Load what ``provider`` (or ``api``) needs: the plugins whose distribution declares
-        it plus the plugins that declare nothing; every plugin when no distribution declares
-        it."""
+        it plus the plugins that declare nothing; then, if none of them registers that provider
+        (serves that API), every plugin."""
         if self._loaded:
             return
         with self._lock:
@@ -224,15 +224,17 @@ class Plugins:
                 self._loaded = True
                 return
             pending = self._scanned()
-            entries = self._entries or []
             if provider is not None:
-                known = any(e.providers is not None and provider in e.providers for e in entries)
-                wanted = [e for e in pending if e.providers is None or provider in e.providers]
+                self._load([e for e in pending if e.providers is None or provider in e.providers])
+                found = provider in self._registered_providers()
             else:
                 apis = {api, "*"}  # "*": a plugin serving every API
-                known = any(e.apis is not None and apis & e.apis for e in entries)
-                wanted = [e for e in pending if e.apis is None or apis & e.apis]
-            self._load(wanted if known else pending)
+                self._load([e for e in pending if e.apis is None or apis & e.apis])
+                found = any(  # an installed plugin naming the API ("*" aside, as the core's)
+                    api in (declared_apis(self._pm.get_plugin(name)) or ()) for name in self._ranks
+                )
+            if not found:  # nobody declares it, or a declaration is wrong: look everywhere
+                self._load(self._pending)
             if not self._pending:
                 self._loaded = True
 
@@ -257,7 +259,7 @@ class Plugins:
             (e.rank, e, e.ep.name, None) for e in entries
         ]
         queue += [(rank, None, name, plugin) for rank, name, plugin in moved]
-        for rank, entry, name, plugin in sorted(queue, key=lambda item: item[0]):
+        for _rank, entry, name, plugin in sorted(queue, key=lambda item: item[0]):
             if entry is not None:
                 self._load_one(entry)
             else:
@@ -407,7 +409,7 @@ class Plugins:
         """The provider called ``name``.
 
         Loads only the plugins whose distribution declares ``name`` (and those that declare
-        nothing); every plugin when none declares it or the declared ones do not register it.
+        nothing); every plugin when none of those registers it.
 
         :param name: a registered provider name (``"openai"``).
         :raises ConfigurationError: no installed plugin registers ``name``; the message lists
@@ -415,8 +417,6 @@ class Plugins:
         """
         self._ensure_serving(provider=name)
         providers = self._registered_providers()
-        if name not in providers and not self._loaded:
-            providers = self.providers()  # a wrong declaration: look at every plugin
         try:
             return providers[name]
         except KeyError:
