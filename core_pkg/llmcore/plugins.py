@@ -130,12 +130,18 @@ def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
     return dist.name if dist is not None else ep.name
 
 
+def _dist_key(ep: importlib.metadata.EntryPoint) -> object:
+    """What the entry points of one distribution share: the distribution object itself (its
+    name would parse its METADATA file, for each entry point)."""
+    dist = getattr(ep, "dist", None)
+    return dist if dist is not None else ep.name
+
+
 class _Entry(NamedTuple):
     """One ``llmcore`` entry point and what its distribution declares it serves."""
 
     rank: int  # the position in the scan: plugins are registered in this order
     ep: importlib.metadata.EntryPoint
-    dist: str
     providers: frozenset[str] | None  # None: the distribution declares nothing
     apis: frozenset[str] | None
 
@@ -144,20 +150,21 @@ def _scan() -> list[_Entry]:
     """Every allowed ``llmcore`` entry point with its declarations, from one listing."""
     allowed = _allowed()
     eps = importlib.metadata.entry_points()
-    declared: dict[str, tuple[set[str], set[str]]] = {}
+    declared: dict[object, tuple[set[str], set[str]]] = {}
     for index, group in enumerate((PROVIDERS_GROUP, APIS_GROUP)):
         for ep in eps.select(group=group):
-            declared.setdefault(_normalize(_dist_name(ep)), (set(), set()))[index].add(ep.name)
+            declared.setdefault(_dist_key(ep), (set(), set()))[index].add(ep.name)
     entries: list[_Entry] = []
     for rank, ep in enumerate(eps.select(group=hookspecs.PROJECT)):
-        dist = _dist_name(ep)
-        if allowed is not None and not {_normalize(dist), _normalize(ep.name)} & allowed:
-            continue
-        found = declared.get(_normalize(dist))
+        if allowed is not None:
+            names = {_normalize(_dist_name(ep)), _normalize(ep.name)}
+            if not names & allowed:
+                continue
+        found = declared.get(_dist_key(ep))
         if found is None:
-            entries.append(_Entry(rank, ep, dist, None, None))
+            entries.append(_Entry(rank, ep, None, None))
         else:
-            entries.append(_Entry(rank, ep, dist, frozenset(found[0]), frozenset(found[1])))
+            entries.append(_Entry(rank, ep, frozenset(found[0]), frozenset(found[1])))
     return entries
 
 
@@ -259,16 +266,21 @@ class Plugins:
             (e.rank, e, e.ep.name, None) for e in entries
         ]
         queue += [(rank, None, name, plugin) for rank, name, plugin in moved]
-        for _rank, entry, name, plugin in sorted(queue, key=lambda item: item[0]):
-            if entry is not None:
-                self._load_one(entry)
-            else:
-                self._pm.register(plugin, name=name)
-        self._providers = None
-        self._callers = {}
+        try:
+            for _rank, entry, name, plugin in sorted(queue, key=lambda item: item[0]):
+                if entry is not None:
+                    self._load_one(entry)
+                else:
+                    self._pm.register(plugin, name=name)
+        finally:
+            for _rank, name, plugin in moved:  # even if an import was interrupted
+                if not self._pm.has_plugin(name):
+                    self._pm.register(plugin, name=name)
+            self._providers = None
+            self._callers = {}
 
     def _load_one(self, entry: _Entry) -> None:
-        ep, dist = entry.ep, entry.dist
+        ep = entry.ep
         if self._pm.has_plugin(ep.name):
             return
         try:
@@ -279,6 +291,7 @@ class Plugins:
         except Exception as exc:  # a broken plugin must not break the others
             if self._pm.has_plugin(ep.name):
                 self._pm.unregister(name=ep.name)
+            dist = _dist_name(ep)
             self.failed[ep.name] = redact(f"{type(exc).__name__}: {exc}")
             warnings.warn(
                 redact(
