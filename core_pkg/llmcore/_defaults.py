@@ -6,7 +6,6 @@ implementation that answers first.
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -47,6 +46,8 @@ def _text_message(response: HttpResponse) -> str:
         text = title.group(1).decode("utf-8", errors="replace")
     else:
         text = _TAGS.sub(" ", body[:2000].decode("utf-8", errors="replace"))
+    import html  # only for an HTML error page: not worth its import at start-up
+
     text = " ".join(html.unescape(text).split())
     return text[:300] or "(empty body)"
 

@@ -41,6 +41,7 @@ import attrs
 
 from llmcore import events as ev
 from llmcore import serde
+from llmcore._repr import attrs_repr
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ReasoningEffort, StopReason
 from llmcore.content import Content
@@ -104,7 +105,8 @@ class AgentError(LlmError):
 
 
 # --- messages -----------------------------------------------------------------------------------
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class UnfinishedTurn:
     """An assistant turn that was aborted or failed, kept in the agent's messages for the app.
 
@@ -132,7 +134,8 @@ def default_convert_to_llm(messages: Sequence[AgentMessage]) -> list[Message]:
 
 
 # --- tools --------------------------------------------------------------------------------------
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AgentToolResult:
     """What a tool returns: ``content`` for the model, ``details`` for the app only (not sent),
     and ``terminate``: a hint to end the run after this batch (honoured only when every result of
@@ -163,7 +166,8 @@ def _as_result(value: Any) -> AgentToolResult:
         return AgentToolResult(str(value))
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AgentTool:
     """A tool the agent runs: its ``definition`` (a :class:`~llmcore.messages.Tool`), a
     ``label`` for UIs, its ``execute`` function, an optional ``prepare_arguments`` (called on the
@@ -210,7 +214,8 @@ class AgentTool:
         return cls(definition, execute, label or definition.name, None, execution_mode)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BeforeToolCallContext:
     """What ``before_tool_call`` sees: the assistant message, the call, its validated
     arguments and the messages so far."""
@@ -221,7 +226,8 @@ class BeforeToolCallContext:
     messages: tuple[AgentMessage, ...]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BeforeToolCallResult:
     """``block=True`` skips the tool (the model gets an error result saying ``reason``);
     ``args`` replaces the arguments (validated again)."""
@@ -231,7 +237,8 @@ class BeforeToolCallResult:
     args: dict[str, Any] | None = None
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AfterToolCallContext:
     """What ``after_tool_call`` sees: the call, its arguments and its result."""
 
@@ -243,7 +250,8 @@ class AfterToolCallContext:
     messages: tuple[AgentMessage, ...]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AfterToolCallResult:
     """Fields to replace in the result (``None`` keeps the tool's own)."""
 
@@ -253,7 +261,8 @@ class AfterToolCallResult:
     terminate: bool | None = None
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TurnContext:
     """A finished turn: its assistant message, its tool results and the messages so far."""
 
@@ -262,7 +271,8 @@ class TurnContext:
     messages: tuple[AgentMessage, ...]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class NextTurn:
     """Changes for the next model call (``None`` keeps the current value)."""
 
@@ -280,21 +290,24 @@ class _Event:
         return data
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AgentStartEvent(_Event):
     """A run starts."""
 
     type: Literal["agent_start"] = "agent_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TurnStartEvent(_Event):
     """A turn (one model call and the tools it asks for) starts."""
 
     type: Literal["turn_start"] = "turn_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class MessageStartEvent(_Event):
     """A message enters the conversation (a prompt, an assistant answer starting, a result)."""
 
@@ -302,7 +315,8 @@ class MessageStartEvent(_Event):
     type: Literal["message_start"] = "message_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class MessageUpdateEvent(_Event):
     """The streaming assistant message grew: ``message`` is the partial message so far and
     ``event`` the stream event that changed it."""
@@ -312,7 +326,8 @@ class MessageUpdateEvent(_Event):
     type: Literal["message_update"] = "message_update"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class MessageEndEvent(_Event):
     """A message is complete; for an assistant message ``stop_reason`` says how it ended."""
 
@@ -321,7 +336,8 @@ class MessageEndEvent(_Event):
     type: Literal["message_end"] = "message_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolExecutionStartEvent(_Event):
     """A tool call is about to run (or be refused)."""
 
@@ -331,7 +347,8 @@ class ToolExecutionStartEvent(_Event):
     type: Literal["tool_execution_start"] = "tool_execution_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolExecutionUpdateEvent(_Event):
     """A running tool reported a partial result."""
 
@@ -341,7 +358,8 @@ class ToolExecutionUpdateEvent(_Event):
     type: Literal["tool_execution_update"] = "tool_execution_update"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolExecutionEndEvent(_Event):
     """A tool call finished: ``result`` is the tool-result message the model will see."""
 
@@ -353,7 +371,8 @@ class ToolExecutionEndEvent(_Event):
     type: Literal["tool_execution_end"] = "tool_execution_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TurnEndEvent(_Event):
     """A turn ended: its assistant message and its tool results (in the assistant's order)."""
 
@@ -363,7 +382,8 @@ class TurnEndEvent(_Event):
     type: Literal["turn_end"] = "turn_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AgentEndEvent(_Event):
     """The run ended; ``messages`` are the messages it added."""
 
@@ -405,7 +425,8 @@ def _no_messages() -> list[AgentMessage]:
     return []
 
 
-@attrs.define
+@attrs_repr
+@attrs.define(repr=False)
 class AgentLoopConfig:
     """Everything the loop needs besides the conversation.
 
@@ -835,7 +856,8 @@ def run_agent_loop(
 
 
 # --- the Agent ----------------------------------------------------------------------------------
-@attrs.define
+@attrs_repr
+@attrs.define(repr=False)
 class AgentState:
     """The agent's state. Read it freely; change it through the :class:`Agent` setters.
 
@@ -854,7 +876,8 @@ class AgentState:
     error: str | None = None
 
 
-@attrs.define
+@attrs_repr
+@attrs.define(repr=False)
 class AgentOptions:
     """How an :class:`Agent` runs. ``stream`` replaces the client's stream (e.g. a proxy);
     ``steering_mode`` / ``follow_up_mode`` say whether queued messages are delivered one per

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from llmcore import serde
+from llmcore._repr import attrs_repr
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ToolChoice
 from llmcore.content import AudioPart, Content, DocumentPart, ImagePart, Part, TextPart
 from llmcore.errors import InvalidInputError, LlmError, redact
@@ -75,7 +76,8 @@ class BatchFileError(InvalidInputError):
         self.lines = lines
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BatchItem:
     """One input line: its ``custom_id``, its 1-based ``line``, and its request or the error
     that building the request raised (written as that item's failure)."""
@@ -86,7 +88,8 @@ class BatchItem:
     error: LlmError | None = None
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BatchProgress:
     """Where a run stands: ``finished`` of ``total`` (this run's items), ``failed`` among them,
     ``skipped`` (already in the output) and ``elapsed`` seconds."""
@@ -98,7 +101,8 @@ class BatchProgress:
     elapsed: float
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BatchSummary:
     """The end of a run: ``done`` answered, ``failed`` with an error line, ``skipped`` (already
     in the output before this run), ``elapsed`` seconds; ``done + failed + skipped`` is the

@@ -18,7 +18,6 @@ import contextlib
 import datetime
 import email.utils
 import logging
-import pickle
 import queue
 import re
 import sys
@@ -120,6 +119,8 @@ _worker_lock = threading.Lock()
 
 def worker_client(spec: ClientSpec) -> Client:
     """The client this process built for ``spec`` (built on first use, then reused)."""
+    import pickle  # only in batch workers: not worth its import at start-up
+
     key = pickle.dumps(spec)
     with _worker_lock:
         client = _worker_clients.get(key)

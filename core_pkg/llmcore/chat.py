@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.http import HttpRequest
 from llmcore.messages import Message, MessageOrigin, Role, Tool, ToolCall
 from llmcore.validation import (
@@ -130,7 +131,8 @@ def _check_tool_choice(instance: ToolChoice) -> None:
 _CHOICE_MODES = ("auto", "none", "required", "tool")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolChoice:
     """``auto``, ``none``, ``required`` or one named tool (``ToolChoice.tool("get_weather")``)."""
 
@@ -297,7 +299,8 @@ def _check_request(request: ChatCompletionRequest) -> None:
                 check_int(f"extra[{key!r}]", extra[key], minimum=1)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionRequest:
     """One chat call: a model and messages plus the usual options.
 
@@ -350,7 +353,8 @@ _COUNTS = (
 )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Usage:
     """Token counts under the one rule in this module's docstring.
 
@@ -404,7 +408,8 @@ class Usage:
         )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Choice:
     """One answer: the assistant message and why it ended (raw and unified).
 
@@ -426,7 +431,8 @@ def _to_choices(value: Iterable[Choice]) -> tuple[Choice, ...]:
     return tuple(value)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionResponse:
     """A complete answer (or, after a cancel or cut, the partial one).
 
@@ -492,7 +498,8 @@ def with_origin(
     return attrs.evolve(response, choices=choices)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallDelta:
     """A fragment of a streamed tool call; fragments with the same ``index`` form one call.
 
@@ -520,7 +527,8 @@ def _to_tc_deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta,
     return tuple(value or ())
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Delta:
     """What one chunk adds to a choice's message.
 
@@ -551,7 +559,8 @@ class Delta:
     )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChunkChoice:
     """One choice's part of a stream chunk; ``provider_data`` is merged into the final
     :class:`Choice`'s (see the accumulation rule in this module's docstring)."""
@@ -569,7 +578,8 @@ def _to_chunk_choices(value: Iterable[ChunkChoice]) -> tuple[ChunkChoice, ...]:
     return tuple(value)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ChatCompletionChunk:
     """One piece of a streamed answer, in the chunk shape every provider is mapped to.
 
@@ -685,7 +695,8 @@ def text_chunk(
 _new = object.__new__
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ModelInfo:
     """A model a provider offers; ``extra`` keeps provider fields such as ``owned_by``."""
 
@@ -711,7 +722,8 @@ def _check_next(_instance: object, _attribute: attrs.Attribute[Any], value: Any)
         fail("next_request", f"expected an HttpRequest or None, got {describe(value)}")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ModelPage:
     """One page of a model listing, as ``parse_list_models`` may return it.
 

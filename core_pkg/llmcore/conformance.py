@@ -28,6 +28,7 @@ parametrize over them::
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
 import random
@@ -42,6 +43,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from llmcore import events as ev
+from llmcore._repr import attrs_repr
 from llmcore.cancel import CancelHandle
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, StopReason
 from llmcore.client import Client
@@ -57,7 +59,7 @@ from llmcore.errors import (
 from llmcore.http import SECRET_HEADERS, HttpRequest
 from llmcore.messages import Message, ToolCall
 from llmcore.options import ConnectionOptions
-from llmcore.plugins import Plugins, get_plugins
+from llmcore.plugins import APIS_GROUP, PROVIDERS_GROUP, Plugins, declared_apis, get_plugins
 from llmcore.providers import Provider
 from llmcore.stream import ChatStream
 from llmcore.transport import MemoryResponse, register_memory_scheme
@@ -75,6 +77,7 @@ __all__ = [
     "assert_response_matches",
     "check_build_payload",
     "check_cancel_keeps_partial",
+    "check_declarations",
     "check_errors_typed_and_scrubbed",
     "check_on_payload",
     "check_sample_round_trip",
@@ -115,7 +118,8 @@ _CASE_KEYS = ("request", "response", "expected")
 
 
 # --- recorded cases ---------------------------------------------------------------------------
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class RecordedCase:
     """One recorded exchange: ``id`` (its file path relative to the folder) and its ``data``."""
 
@@ -271,7 +275,8 @@ def one_byte(body: bytes) -> list[bytes]:
     return [body[i : i + 1] for i in range(len(body))]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class _Reply:
     status: int
     headers: dict[str, str]
@@ -583,7 +588,8 @@ def _default_request(case: RecordedCase) -> ChatCompletionRequest:
     return ChatCompletionRequest(str(model), [Message.user("hi")])
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Check:
     """One named check; calling it runs it (AssertionError on failure)."""
 
@@ -597,7 +603,8 @@ class Check:
         return self.name
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Replay:
     """Replays recorded cases through ``Client(provider, plugins=...)``.
 
@@ -781,7 +788,8 @@ def default_error_body(status: int, message: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": f"http_{status}"}}).encode()
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ProtocolSample:
     """What the contract checks need to know about a wire format.
 
@@ -1186,3 +1194,69 @@ def run_contract_checks(
     """Run every contract check; the first failure raises its AssertionError."""
     for check in contract_checks(provider, sample, plugins=plugins):
         check()
+
+
+# --- metadata declarations ----------------------------------------------------------------------
+def check_declarations(distribution: str) -> None:
+    """The providers and APIs ``distribution`` declares in its metadata are the ones its plugin
+    really serves.
+
+    llmcore imports a plugin only when a provider or API its distribution declares is used
+    (entry-point groups ``llmcore.providers`` and ``llmcore.apis``, next to the ``llmcore``
+    entry point; see ``docs/writing-plugins.md``), so a declaration that misses a name makes
+    that name unreachable until something loads every plugin. The check imports the plugin of
+    each ``llmcore`` entry point of the installed ``distribution`` into a registry of its own
+    and compares: the declared provider names with the names it passes to ``register()``, the
+    declared API names with its ``LLMCORE_APIS``, and each declaration's value with the plugin
+    module of the ``llmcore`` entry point.
+
+    :param distribution: the installed distribution's name (``"llmcore-acme"``).
+    :raises AssertionError: the distribution is not installed, has no ``llmcore`` entry point,
+        declares nothing, or declares other names than its plugin serves; the message says
+        which names are missing or extra.
+    """
+    where = f"distribution {distribution!r}"
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise _fail(where, "is not installed") from None
+    eps = dist.entry_points
+    plugin_eps = list(eps.select(group="llmcore"))
+    if not plugin_eps:
+        raise _fail(where, "has no entry point in the group 'llmcore'")
+    declared_providers = list(eps.select(group=PROVIDERS_GROUP))
+    declared_api_eps = list(eps.select(group=APIS_GROUP))
+    if not declared_providers and not declared_api_eps:
+        raise _fail(
+            where,
+            f"declares no providers or APIs (entry-point groups {PROVIDERS_GROUP!r} and "
+            f"{APIS_GROUP!r}), so llmcore must import it whatever provider is used",
+        )
+    modules = {ep.value for ep in plugin_eps}
+    for ep in (*declared_providers, *declared_api_eps):
+        if ep.value not in modules:
+            raise _fail(
+                where,
+                f"declares {ep.name!r} in {ep.group!r} as {ep.value!r}, which is not the plugin "
+                f"of its 'llmcore' entry point ({', '.join(sorted(modules))})",
+            )
+    registry = Plugins(load_entrypoints=False)
+    apis: set[str] = set()
+    for ep in plugin_eps:
+        plugin = ep.load()
+        registry.register(plugin, name=ep.name)
+        apis |= declared_apis(plugin) or set()
+    providers = set(registry.providers())
+    _same(where, PROVIDERS_GROUP, "registers", {ep.name for ep in declared_providers}, providers)
+    _same(where, APIS_GROUP, "lists in LLMCORE_APIS", {ep.name for ep in declared_api_eps}, apis)
+
+
+def _same(where: str, group: str, verb: str, declared: set[str], real: set[str]) -> None:
+    if declared == real:
+        return
+    parts = []
+    if real - declared:
+        parts.append(f"its plugin {verb} {sorted(real - declared)} but {group!r} lacks them")
+    if declared - real:
+        parts.append(f"{group!r} declares {sorted(declared - real)} but its plugin does not")
+    raise _fail(where, "; ".join(parts))

@@ -20,6 +20,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import ConfigurationError, InvalidInputError
 from llmcore.validation import check_str, describe, fail, items_of
 
@@ -46,7 +47,8 @@ def _tag(expected: str) -> Any:
     return check
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TextPart:
     """Plain text."""
 
@@ -54,7 +56,8 @@ class TextPart:
     type: Literal["text"] = attrs.field(default="text", validator=_tag("text"))
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ImagePart:
     """An image given by URL or by base64 data (exactly one of them).
 
@@ -85,7 +88,8 @@ class ImagePart:
         return base64.b64decode(self.data)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class AudioPart:
     """Audio given by URL or by base64 data; ``format`` is the short name (``wav``, ``mp3``)."""
 
@@ -100,7 +104,8 @@ class AudioPart:
             raise InvalidInputError.at("url", "AudioPart needs exactly one of url= or data=")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class DocumentPart:
     """A document (PDF, plain text) given by URL or by base64 data."""
 
@@ -208,7 +213,8 @@ def _to_parts(value: Iterable[Part | str]) -> tuple[Part, ...]:
     return _parts(value, "parts")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Content:
     """Ordered parts of one message. Build it with the named constructors below."""
 

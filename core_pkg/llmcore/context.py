@@ -25,6 +25,7 @@ import cattrs.cols
 import cattrs.gen
 
 from llmcore import serde
+from llmcore._repr import attrs_repr
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse
 from llmcore.content import Part
 from llmcore.errors import ConfigurationError
@@ -53,7 +54,8 @@ def _to_tools(value: Iterable[Tool] | None) -> tuple[Tool, ...]:
     return tools
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Context:
     """A system prompt, the messages so far and the tools on offer. Immutable: ``append`` and
     ``append_response`` return a new context."""

@@ -13,6 +13,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.chat import ChatCompletionResponse, StopReason
 from llmcore.errors import LlmError
 from llmcore.messages import Message, ToolCall
@@ -34,7 +35,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class StartEvent:
     """The stream began; ``partial`` is the (empty) assistant message."""
 
@@ -42,7 +44,8 @@ class StartEvent:
     type: Literal["start"] = "start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TextStartEvent:
     """A text block starts at ``content_index``."""
 
@@ -50,7 +53,8 @@ class TextStartEvent:
     type: Literal["text_start"] = "text_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TextDeltaEvent:
     """More text for the block at ``content_index``."""
 
@@ -59,7 +63,8 @@ class TextDeltaEvent:
     type: Literal["text_delta"] = "text_delta"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class TextEndEvent:
     """The text block at ``content_index`` is complete; ``content`` is its whole text."""
 
@@ -68,7 +73,8 @@ class TextEndEvent:
     type: Literal["text_end"] = "text_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ThinkingStartEvent:
     """A thinking (reasoning) block starts."""
 
@@ -76,7 +82,8 @@ class ThinkingStartEvent:
     type: Literal["thinking_start"] = "thinking_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ThinkingDeltaEvent:
     """More reasoning text."""
 
@@ -85,7 +92,8 @@ class ThinkingDeltaEvent:
     type: Literal["thinking_delta"] = "thinking_delta"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ThinkingEndEvent:
     """The thinking block is complete; ``signature`` is kept for replay when the API has one."""
 
@@ -95,7 +103,8 @@ class ThinkingEndEvent:
     type: Literal["thinking_end"] = "thinking_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallStartEvent:
     """A tool call starts (``id`` and ``name`` as far as known)."""
 
@@ -105,7 +114,8 @@ class ToolCallStartEvent:
     type: Literal["tool_call_start"] = "tool_call_start"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallDeltaEvent:
     """More argument text; ``partial`` is every argument parsed so far (may be incomplete)."""
 
@@ -117,7 +127,8 @@ class ToolCallDeltaEvent:
     type: Literal["tool_call_delta"] = "tool_call_delta"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallEndEvent:
     """The tool call is complete, arguments parsed; validate before executing it."""
 
@@ -126,7 +137,8 @@ class ToolCallEndEvent:
     type: Literal["tool_call_end"] = "tool_call_end"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class DoneEvent:
     """The stream finished: unified ``reason``, the final ``message`` and whole ``response``."""
 
@@ -136,7 +148,8 @@ class DoneEvent:
     type: Literal["done"] = "done"
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ErrorEvent:
     """The stream failed or was aborted; ``partial`` keeps what had arrived."""
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, StopReason
 from llmcore.content import AudioPart, Content, ImagePart, Part, TextPart
 from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, ToolCall
@@ -57,7 +58,8 @@ NO_RESULT = "No result provided"
 """Text of the synthetic error result given to a tool call that has none."""
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCallIdRule:
     """Which tool-call ids an API accepts: ``chars`` (a regex character-class body) and length.
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import is_credential_param, redact
 
 __all__ = ["Frame", "HttpRequest", "HttpResponse", "StreamFormat", "mask_headers"]
@@ -55,7 +56,8 @@ def _to_headers(value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value or {})
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class HttpRequest:
     """An HTTP request description: method, absolute URL, headers, and a JSON or raw body.
 
@@ -88,7 +90,8 @@ def _lower_headers(value: Mapping[str, str] | None) -> dict[str, str]:
     return {k.lower(): v for k, v in (value or {}).items()}
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class HttpResponse:
     """A received response: status, headers (lower-cased names) and the body bytes."""
 
@@ -122,7 +125,8 @@ class HttpResponse:
         return None
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Frame:
     """One decoded stream frame: an SSE event (``event`` name + ``data``) or an NDJSON line."""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.content import Content, to_content
 from llmcore.errors import InvalidInputError
 from llmcore.validation import (
@@ -93,7 +94,8 @@ def _to_parameters(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return _json_dict("parameters", value)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ToolCall:
     """A call the model asked for: ``arguments`` is the parsed JSON object.
 
@@ -118,7 +120,8 @@ class ToolCall:
         return json.dumps(self.arguments, ensure_ascii=False)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ThinkingBlock:
     """One provider reasoning block kept verbatim so that it can be replayed.
 
@@ -134,7 +137,8 @@ class ThinkingBlock:
     api: str | None = attrs.field(default=None, validator=_opt_str)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Tool:
     """A function the model may call, described by a JSON Schema for its arguments.
 
@@ -189,7 +193,8 @@ def _nonempty_str(_instance: object, attribute: attrs.Attribute[Any], value: Any
     check_str(attribute.name, value, nonempty=True)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class MessageOrigin:
     """Where an assistant message came from: the ``provider`` name, the ``api`` it speaks and
     the ``model`` that answered (as the response reported it, else as requested; None if unknown).
@@ -209,7 +214,8 @@ def _check_origin(_instance: object, _attribute: attrs.Attribute[Any], value: An
         fail("origin", f"expected a MessageOrigin or None, got {describe(value)}")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Message:
     """One turn of a conversation.
 

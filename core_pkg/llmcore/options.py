@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import redact
 from llmcore.http import mask_headers
 from llmcore.validation import check_headers, check_int, check_number, fail
@@ -84,7 +85,8 @@ def _statuses(value: Iterable[int] | None) -> frozenset[int] | None:
     return codes
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class RetryPolicy:
     """When and how a failed call is sent again: a value, on :class:`ConnectionOptions`
     (``retry=``) or for one call (``client.chat_completion(request, retry=...)``).
@@ -173,7 +175,8 @@ def _field_policy(
     )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class ConnectionOptions:
     """How a :class:`~llmcore.Client` connects. Durations are seconds or ``timedelta``.
 

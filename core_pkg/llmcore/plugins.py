@@ -1,10 +1,19 @@
 """Plugin discovery and the one typed facade through which the core calls hooks.
 
-Entry points in the group ``llmcore`` are loaded lazily, on first use, once. A plugin that fails
-to import or to validate is skipped with a :class:`PluginLoadWarning` naming it; the others still
-load. ``LLMCORE_LOAD_PLUGINS`` limits which distributions (or entry-point names) load: unset means
-all, an empty value means none, otherwise a comma-separated allow-list. ``LLMCORE_TRACE_HOOKS=1``
-logs every hook call at DEBUG level on the ``llmcore.hooks`` logger.
+Entry points in the group ``llmcore`` are loaded lazily, on first use, once. The installed
+entry points are listed once per :class:`Plugins`, in one scan; a distribution that also
+declares what it serves, in the groups ``llmcore.providers`` (one entry per provider name) and
+``llmcore.apis`` (one entry per API name), is imported only when one of those names is needed:
+``Client("openai")`` imports the plugins that declare ``openai`` (plus every plugin that
+declares nothing, as before), not every installed plugin. Whatever needs the whole picture
+(:meth:`Plugins.providers`, :meth:`Plugins.register`, :attr:`Plugins.pm`, a name nobody
+declares) loads every plugin. Plugins are registered in entry-point order however they were
+loaded, so "a later plugin wins" means the same in every case.
+
+A plugin that fails to import or to validate is skipped with a :class:`PluginLoadWarning` naming
+it; the others still load. ``LLMCORE_LOAD_PLUGINS`` limits which distributions (or entry-point
+names) load: unset means all, an empty value means none, otherwise a comma-separated allow-list.
+``LLMCORE_TRACE_HOOKS=1`` logs every hook call at DEBUG level on the ``llmcore.hooks`` logger.
 
 Tests and applications may build their own :class:`Plugins` (``Plugins(load_entrypoints=False)``)
 and register plugin objects at run time with :meth:`Plugins.register`.
@@ -19,7 +28,7 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
@@ -47,6 +56,8 @@ if TYPE_CHECKING:
     from llmcore.providers import Secret
 
 __all__ = [
+    "APIS_GROUP",
+    "PROVIDERS_GROUP",
     "TRANSLATION_HOOKS",
     "PluginLoadWarning",
     "Plugins",
@@ -63,6 +74,15 @@ _PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded; llmcore goes on without it."""
+
+
+PROVIDERS_GROUP = "llmcore.providers"
+"""The entry-point group in which a distribution declares the providers its plugin registers
+(entry name: the provider name; value: the plugin module, as in the ``llmcore`` group)."""
+
+APIS_GROUP = "llmcore.apis"
+"""The entry-point group in which a distribution declares the APIs its plugin serves
+(entry name: the API name, as in ``LLMCORE_APIS``; value: the plugin module)."""
 
 
 TRANSLATION_HOOKS = (
@@ -101,6 +121,53 @@ def _allowed() -> set[str] | None:
     return {x.strip().lower().replace("_", "-") for x in raw.split(",") if x.strip()}
 
 
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else ep.name
+
+
+def _dist_key(ep: importlib.metadata.EntryPoint) -> object:
+    """What the entry points of one distribution share: the distribution object itself (its
+    name would parse its METADATA file, for each entry point)."""
+    dist = getattr(ep, "dist", None)
+    return dist if dist is not None else ep.name
+
+
+class _Entry(NamedTuple):
+    """One ``llmcore`` entry point and what its distribution declares it serves."""
+
+    rank: int  # the position in the scan: plugins are registered in this order
+    ep: importlib.metadata.EntryPoint
+    providers: frozenset[str] | None  # None: the distribution declares nothing
+    apis: frozenset[str] | None
+
+
+def _scan() -> list[_Entry]:
+    """Every allowed ``llmcore`` entry point with its declarations, from one listing."""
+    allowed = _allowed()
+    eps = importlib.metadata.entry_points()
+    declared: dict[object, tuple[set[str], set[str]]] = {}
+    for index, group in enumerate((PROVIDERS_GROUP, APIS_GROUP)):
+        for ep in eps.select(group=group):
+            declared.setdefault(_dist_key(ep), (set(), set()))[index].add(ep.name)
+    entries: list[_Entry] = []
+    for rank, ep in enumerate(eps.select(group=hookspecs.PROJECT)):
+        if allowed is not None:
+            names = {_normalize(_dist_name(ep)), _normalize(ep.name)}
+            if not names & allowed:
+                continue
+        found = declared.get(_dist_key(ep))
+        if found is None:
+            entries.append(_Entry(rank, ep, None, None))
+        else:
+            entries.append(_Entry(rank, ep, frozenset(found[0]), frozenset(found[1])))
+    return entries
+
+
 def _snippet(body: bytes) -> str:
     text = body[:200].decode("utf-8", errors="replace")
     return text + ("..." if len(body) > 200 else "")
@@ -114,7 +181,10 @@ class Plugins:
         self._pm.add_hookspecs(hookspecs)
         self._pm.register(_defaults, name="llmcore.defaults")
         self._load_entrypoints = load_entrypoints
-        self._loaded = False
+        self._loaded = False  # every entry point has been tried
+        self._entries: list[_Entry] | None = None  # every allowed entry point (None: unscanned)
+        self._pending: list[_Entry] = []  # the entry points not tried yet
+        self._ranks: dict[str, int] = {}  # registered entry-point plugins: name -> rank
         self._lock = threading.RLock()
         self._providers: dict[str, Provider] | None = None
         self._callers: dict[tuple[str, str], Any] = {}
@@ -131,41 +201,108 @@ class Plugins:
         return self._pm
 
     def _ensure_loaded(self) -> None:
+        """Load every entry point not tried yet."""
         if self._loaded:
             return
         with self._lock:
             if self._loaded:
                 return
             if self._load_entrypoints:
-                self._load_entry_points()
+                self._load(self._scanned())
             self._loaded = True
 
-    def _load_entry_points(self) -> None:
-        allowed = _allowed()
-        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
-            dist = ep.dist.name if ep.dist is not None else ep.name
-            normalized = {dist.lower().replace("_", "-"), ep.name.lower().replace("_", "-")}
-            if allowed is not None and not normalized & allowed:
-                continue
-            if self._pm.has_plugin(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-                self._pm.register(plugin, name=ep.name)
-                self._pm.check_pending()
-                self._check_scope(plugin, ep.name)
-            except Exception as exc:  # a broken plugin must not break the others
-                if self._pm.has_plugin(ep.name):
-                    self._pm.unregister(name=ep.name)
-                self.failed[ep.name] = redact(f"{type(exc).__name__}: {exc}")
-                warnings.warn(
-                    redact(
-                        f"llmcore: plugin {ep.name!r} from distribution {dist!r} failed to load "
-                        f"and is skipped: {type(exc).__name__}: {exc}"
-                    ),
-                    PluginLoadWarning,
-                    stacklevel=3,
+    def _scanned(self) -> list[_Entry]:
+        """The entry points not tried yet (the first call lists them: once per instance)."""
+        if self._entries is None:
+            self._entries = _scan()
+            self._pending = list(self._entries)
+        return self._pending
+
+    def _ensure_serving(self, *, provider: str | None = None, api: str | None = None) -> None:
+        """Load what ``provider`` (or ``api``) needs: the plugins whose distribution declares
+        it plus the plugins that declare nothing; then, if none of them registers that provider
+        (serves that API), every plugin."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            if not self._load_entrypoints:
+                self._loaded = True
+                return
+            pending = self._scanned()
+            if provider is not None:
+                self._load([e for e in pending if e.providers is None or provider in e.providers])
+                found = provider in self._registered_providers()
+            else:
+                apis = {api, "*"}  # "*": a plugin serving every API
+                self._load([e for e in pending if e.apis is None or apis & e.apis])
+                found = any(  # an installed plugin naming the API ("*" aside, as the core's)
+                    api in (declared_apis(self._pm.get_plugin(name)) or ()) for name in self._ranks
                 )
+            if not found:  # nobody declares it, or a declaration is wrong: look everywhere
+                self._load(self._pending)
+            if not self._pending:
+                self._loaded = True
+
+    def _load(self, entries: list[_Entry]) -> None:
+        """Import and register ``entries``, keeping every entry-point plugin in scan order."""
+        if not entries:
+            return
+        # Entry points sharing a name load together, so the first in the scan keeps the name.
+        names = {e.ep.name for e in entries}
+        entries = [e for e in self._pending if e in entries or e.ep.name in names]
+        self._pending = [e for e in self._pending if e not in entries]
+        first = entries[0].rank
+        # Plugins loaded earlier that come later in the scan step aside and register again after
+        # the new ones, so the registration order (which decides who wins) is the scan order.
+        moved: list[tuple[int, str, object]] = []
+        for name, rank in sorted(self._ranks.items(), key=lambda item: item[1]):
+            plugin = self._pm.get_plugin(name) if rank > first else None
+            if plugin is not None:
+                self._pm.unregister(name=name)
+                moved.append((rank, name, plugin))
+        queue: list[tuple[int, _Entry | None, str, object]] = [
+            (e.rank, e, e.ep.name, None) for e in entries
+        ]
+        queue += [(rank, None, name, plugin) for rank, name, plugin in moved]
+        try:
+            for _rank, entry, name, plugin in sorted(queue, key=lambda item: item[0]):
+                if entry is not None:
+                    self._load_one(entry)
+                else:
+                    self._pm.register(plugin, name=name)
+        finally:
+            for _rank, name, plugin in moved:  # even if an import was interrupted
+                if not self._pm.has_plugin(name):
+                    self._pm.register(plugin, name=name)
+            self._providers = None
+            self._callers = {}
+
+    def _load_one(self, entry: _Entry) -> None:
+        ep = entry.ep
+        if self._pm.has_plugin(ep.name):
+            return
+        try:
+            plugin = ep.load()
+            self._pm.register(plugin, name=ep.name)
+            self._pm.check_pending()
+            self._check_scope(plugin, ep.name)
+        except Exception as exc:  # a broken plugin must not break the others
+            if self._pm.has_plugin(ep.name):
+                self._pm.unregister(name=ep.name)
+            dist = _dist_name(ep)
+            self.failed[ep.name] = redact(f"{type(exc).__name__}: {exc}")
+            warnings.warn(
+                redact(
+                    f"llmcore: plugin {ep.name!r} from distribution {dist!r} failed to load "
+                    f"and is skipped: {type(exc).__name__}: {exc}"
+                ),
+                PluginLoadWarning,
+                stacklevel=4,
+            )
+            return
+        self._ranks[ep.name] = entry.rank
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object or module at run time (tests, app-local plugins).
@@ -231,8 +368,9 @@ class Plugins:
         key = (name, api)
         caller = self._callers.get(key)
         if caller is None:
-            pm = self.pm
+            self._ensure_serving(api=api)
             with self._lock:
+                pm = self._pm
                 others = [p for p in pm.get_plugins() if not serves(p, api)]
                 caller = pm.subset_hook_caller(name, others)
                 self._callers[key] = caller
@@ -240,11 +378,16 @@ class Plugins:
 
     # --- providers ---------------------------------------------------------------------------
     def providers(self) -> dict[str, Provider]:
-        """Every registered provider by name (cached until plugins change).
+        """Every registered provider by name (cached until plugins change); loads every plugin.
 
         Never raises: a plugin failing in ``register_providers`` (or registering something that
         is not a :class:`Provider`) is skipped with a :class:`PluginLoadWarning`.
         """
+        self._ensure_loaded()
+        return self._registered_providers()
+
+    def _registered_providers(self) -> dict[str, Provider]:
+        """The providers of the plugins registered so far (cached until plugins change)."""
         cached = self._providers
         if cached is not None:
             return cached
@@ -259,7 +402,7 @@ class Plugins:
             # Called one by one, earliest-registered plugin first, so a later plugin (and a later
             # registration within one plugin) replaces a provider of the same name, and one
             # failing plugin is skipped with a warning instead of hiding every provider.
-            for impl in self.pm.hook.register_providers.get_hookimpls():
+            for impl in self._pm.hook.register_providers.get_hookimpls():
                 try:
                     impl.function(*[{"register": register}[a] for a in impl.argnames])
                     _hook_log.debug("register_providers: plugin %r called", impl.plugin_name)
@@ -270,7 +413,7 @@ class Plugins:
                             f"and its providers are skipped: {type(exc).__name__}: {exc}"
                         ),
                         PluginLoadWarning,
-                        stacklevel=2,
+                        stacklevel=3,
                     )
             self._providers = found
             return found
@@ -278,11 +421,15 @@ class Plugins:
     def provider(self, name: str) -> Provider:
         """The provider called ``name``.
 
+        Loads only the plugins whose distribution declares ``name`` (and those that declare
+        nothing); every plugin when none of those registers it.
+
         :param name: a registered provider name (``"openai"``).
         :raises ConfigurationError: no installed plugin registers ``name``; the message lists
             the installed providers.
         """
-        providers = self.providers()
+        self._ensure_serving(provider=name)
+        providers = self._registered_providers()
         try:
             return providers[name]
         except KeyError:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import redact
 from llmcore.http import mask_headers
 from llmcore.validation import check_headers, check_int, check_str, describe, fail
@@ -103,7 +104,8 @@ def _opt_chars(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> No
     check_str(attribute.name, value, optional=True, nonempty=True)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Compat:
     """The compatibility flags the core reads itself; the base class of every API's own flags.
 
@@ -152,7 +154,8 @@ def _check_compat(_inst: object, _attribute: attrs.Attribute[Any], value: Any) -
         )
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Capabilities:
     """What a provider's models can take. Patterns are ``fnmatch`` globs over model ids.
 
@@ -176,7 +179,8 @@ class Capabilities:
         return any(fnmatch.fnmatchcase(model, p) for p in self.audio)
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class Provider:
     """A configured endpoint: ``name`` (``"openai"``), the ``api`` it speaks, where and how.
 

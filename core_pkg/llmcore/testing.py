@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from llmcore import serde
+from llmcore._repr import attrs_repr
 from llmcore.cancel import CancelHandle
 from llmcore.chat import (
     ChatCompletionChunk,
@@ -56,7 +57,8 @@ _STOP_REASONS = {
 }
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class FauxReply:
     """One scripted answer.
 
@@ -81,7 +83,8 @@ class FauxReply:
         return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class FauxError:
     """A scripted HTTP error: status, OpenAI-style error body, optional headers."""
 

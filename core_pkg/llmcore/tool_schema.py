@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import ConfigurationError
 
 __all__ = ["FunctionSchema", "convert_arguments", "function_schema", "parse_docstring"]
@@ -28,7 +29,8 @@ __all__ = ["FunctionSchema", "convert_arguments", "function_schema", "parse_docs
 Schema = dict[str, Any]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class FunctionSchema:
     """What a function says about itself: name, first docstring paragraph, parameter schema."""
 

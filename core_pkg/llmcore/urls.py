@@ -19,13 +19,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import attrs
 
+from llmcore._repr import attrs_repr
 from llmcore.errors import ConfigurationError, is_credential_param, redact, register_secret
 from llmcore.providers import Provider
 
 __all__ = ["BaseUrl", "apply_base_url", "basic_auth_header", "split_base_url"]
 
 
-@attrs.frozen
+@attrs_repr
+@attrs.frozen(repr=False)
 class BaseUrl:
     """A base URL taken apart: the ``url`` to build request URLs from (no userinfo, query or
     fragment), its query ``params`` and the ``username`` / ``password`` of its userinfo."""

@@ -13,10 +13,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import types
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,13 @@ class FakeSite:
         module: str | None = None,
         prov: str | None = None,
         api: str | None = None,
+        declares: tuple[Sequence[str], Sequence[str]] | None = None,
     ) -> str:
-        """Install ``dist_name`` with one entry point; return the plugin's module name."""
+        """Install ``dist_name`` with one entry point; return the plugin's module name.
+
+        ``declares`` (provider names, API names) writes the ``llmcore.providers`` and
+        ``llmcore.apis`` groups into its metadata; None: the distribution declares nothing.
+        """
         stem = dist_name.replace("-", "_")
         module = module or self.module_name(stem)
         prov = prov or dist_name.removeprefix("llmcore-")
@@ -111,7 +117,11 @@ class FakeSite:
         info = self.root / f"{stem}-1.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[llmcore]\n{ep_name or prov} = {module}\n")
+        text = f"[llmcore]\n{ep_name or prov} = {module}\n"
+        if declares is not None:
+            for group, names in zip(("llmcore.providers", "llmcore.apis"), declares, strict=True):
+                text += f"\n[{group}]\n" + "".join(f"{name} = {module}\n" for name in names)
+        (info / "entry_points.txt").write_text(text)
         self.dists.append(importlib.metadata.PathDistribution(info))
         self.modules.append(module)
         return module
@@ -663,8 +673,9 @@ class Greedy:
     @llmcore.hookimpl
     def iter_stream(self, frames: Iterator[Any]) -> Iterator[llmcore.ChatCompletionChunk]:
         for frame in frames:
-            yield llmcore.ChatCompletionChunk(choices=(llmcore.ChunkChoice(0, llmcore.Delta(
-                content=frame.data)),))
+            yield llmcore.ChatCompletionChunk(
+                choices=(llmcore.ChunkChoice(0, llmcore.Delta(content=frame.data)),)
+            )
         return True  # type: ignore[misc]
 
 
@@ -674,9 +685,7 @@ def test_a_plugin_without_api_checks_answers_only_for_its_own_api() -> None:
     plugins.register(Greedy(), name="greedy")  # registered last: pluggy calls it first
     openai = plugins.provider("openai")
     assert plugins.build_payload(openai, REQUEST, False).url.endswith("/chat/completions")
-    assert plugins.build_payload(plugins.provider("greedy"), REQUEST, False).url.endswith(
-        "/greedy"
-    )
+    assert plugins.build_payload(plugins.provider("greedy"), REQUEST, False).url.endswith("/greedy")
     frames = iter([llmcore.Frame(data='{"choices": []}'), llmcore.Frame(data="[DONE]")])
     chunks = list(plugins.iter_stream(openai, REQUEST, frames))  # not the generator's
     assert all(not c.choices for c in chunks)
@@ -695,3 +704,203 @@ def test_a_plugin_that_declares_no_apis_is_warned_about_and_never_called() -> No
         plugins.register(Undeclared(), name="undeclared")
     plugins.register(llmcore_openai, name="openai")
     assert plugins.build_payload(plugins.provider("openai"), REQUEST, False).json is not None
+
+
+# --- declared providers and APIs: load only what is needed -----------------------------------
+# A plugin registering two providers of its own API; with ``{shared}`` it also serves
+# ``shared-api`` and registers ``dup`` (a name another plugin registers too).
+TWO_PROVIDERS = """
+import llmcore
+import {trace}
+
+{trace}.loaded.append(__name__)
+
+LLMCORE_APIS = ("{api}", "shared-api")
+
+
+@llmcore.hookimpl
+def register_providers(register):
+    for name in {names!r}:
+        register(llmcore.Provider(name=name, api="{api}", base_url="https://" + name + ".invalid"))
+
+
+@llmcore.hookimpl
+def build_payload(provider, request, stream):
+    return llmcore.HttpRequest("POST", provider.url("chat"), json={{"plugin": __name__}})
+"""
+
+
+def two_providers(names: Sequence[str], api: str) -> str:
+    return TWO_PROVIDERS.format(trace=TRACE, names=tuple(names), api=api)
+
+
+def declaring(site: FakeSite, dist: str) -> str:
+    """Install ``dist`` declaring exactly the provider and API its plugin registers."""
+    prov = dist.removeprefix("llmcore-")
+    return site.add(dist, declares=([prov], [f"{prov}-api"]))
+
+
+def test_a_provider_loads_only_its_declaring_plugin_and_the_undeclared(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    alpha = declaring(site, "llmcore-alpha")
+    legacy = site.add("llmcore-legacy")  # declares nothing: loaded as before, with the first
+    beta = declaring(site, "llmcore-beta")
+    plugins = Plugins()
+
+    assert plugins.provider("alpha").name == "alpha"
+    assert trace.loaded == [alpha, legacy]
+    assert beta not in sys.modules
+    assert plugins.provider("legacy").name == "legacy"  # an undeclared plugin's provider
+    assert trace.loaded == [alpha, legacy]
+
+    assert plugins.provider("beta").name == "beta"  # the cache saw the new plugin
+    assert trace.loaded == [alpha, legacy, beta]
+    assert set(plugins.providers()) == {"alpha", "beta", "legacy"}
+    assert site.calls == 1  # one listing of the entry points for the whole life
+    assert trace.loaded == [alpha, legacy, beta]
+
+
+def test_a_hook_loads_only_the_plugins_declaring_the_api(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    declaring(site, "llmcore-alpha")
+    beta = declaring(site, "llmcore-beta")
+    plugins = Plugins()
+    provider = Provider(name="custom", api="beta-api", base_url="https://custom.invalid")
+    assert plugins.build_payload(provider, REQUEST, stream=False).json["plugin"] == beta
+    assert trace.loaded == [beta]
+
+
+def test_a_client_for_a_declared_provider_imports_no_other_plugin(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    alpha = declaring(site, "llmcore-alpha")
+    declaring(site, "llmcore-beta")
+    client = llmcore.Client("alpha", plugins=Plugins())
+    assert client.plugins.build_payload(client.provider, REQUEST, False).json["plugin"] == alpha
+    assert trace.loaded == [alpha]
+
+
+def test_an_undeclared_provider_loads_every_plugin(site: FakeSite, trace: types.ModuleType) -> None:
+    declaring(site, "llmcore-alpha")
+    declaring(site, "llmcore-beta")
+    with pytest.raises(llmcore.ConfigurationError, match="installed providers: alpha, beta"):
+        Plugins().provider("nope")
+    assert len(trace.loaded) == 2
+
+
+def test_an_undeclared_api_loads_every_plugin(site: FakeSite, trace: types.ModuleType) -> None:
+    declaring(site, "llmcore-alpha")
+    declaring(site, "llmcore-beta")
+    provider = Provider(name="x", api="nobody-api", base_url="https://x.invalid")
+    with pytest.raises(PluginError, match="no plugin implements build_payload"):
+        Plugins().build_payload(provider, REQUEST, False)
+    assert len(trace.loaded) == 2
+
+
+def test_a_wrong_declaration_falls_back_to_every_plugin(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    # Declares "ghost" but registers "real": asking for either still finds the truth.
+    site.add("llmcore-liar", prov="real", declares=(["ghost"], ["real-api"]))
+    declaring(site, "llmcore-alpha")
+    with pytest.raises(llmcore.ConfigurationError, match="installed providers: alpha, real"):
+        Plugins().provider("ghost")
+    assert Plugins().provider("real").name == "real"
+
+
+def test_registration_order_is_the_scan_order_however_plugins_load(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    # Scan order: first (declares first, dup), legacy (undeclared: registers dup), last.
+    first = site.add(
+        "llmcore-first",
+        source=two_providers(["first", "dup"], "first-api"),
+        declares=(["first", "dup"], ["first-api", "shared-api"]),
+    )
+    legacy = site.add("llmcore-legacy", source=two_providers(["legacy", "dup"], "legacy-api"))
+    declaring(site, "llmcore-last")
+    shared = Provider(name="s", api="shared-api", base_url="https://s.invalid")
+
+    piecemeal = Plugins()
+    piecemeal.provider("last")  # loads legacy and last; first comes in later, before them
+    assert first not in sys.modules
+    everything = Plugins()
+    whole = everything.providers()
+    # Later plugins win: legacy registered after first, so its "dup" and its build_payload.
+    assert piecemeal.build_payload(shared, REQUEST, False).json["plugin"] == legacy
+    assert piecemeal.providers()["dup"] == whole["dup"]
+    assert whole["dup"].base_url == "https://dup.invalid"
+    assert everything.build_payload(shared, REQUEST, False).json["plugin"] == legacy
+    names = [name for name, _ in piecemeal.pm.list_name_plugin()]
+    assert names == [name for name, _ in everything.pm.list_name_plugin()]
+    assert names == ["llmcore.defaults", "first", "legacy", "last"]
+
+
+def test_load_plugins_env_still_limits_declared_plugins(
+    site: FakeSite, trace: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declaring(site, "llmcore-alpha")
+    beta = declaring(site, "llmcore-beta")
+    monkeypatch.setenv("LLMCORE_LOAD_PLUGINS", "llmcore-beta")
+    plugins = Plugins()
+    with pytest.raises(llmcore.ConfigurationError, match="installed providers: beta"):
+        plugins.provider("alpha")
+    assert trace.loaded == [beta]
+
+
+def test_a_broken_declared_plugin_warns_only_when_needed(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    alpha = declaring(site, "llmcore-alpha")
+    site.add("llmcore-broken", source="raise RuntimeError('boom')\n", declares=(["broken"], []))
+    plugins = Plugins()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginLoadWarning)
+        assert plugins.provider("alpha").name == "alpha"
+    assert trace.loaded == [alpha]
+    with (
+        pytest.warns(PluginLoadWarning, match=r"'broken'.*boom"),
+        pytest.raises(llmcore.ConfigurationError, match="unknown provider 'broken'"),
+    ):
+        plugins.provider("broken")
+    assert "broken" in plugins.failed
+
+
+def test_run_time_registration_after_a_partial_load_still_answers_first(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    declaring(site, "llmcore-alpha")
+    declaring(site, "llmcore-beta")
+    plugins = Plugins()
+    plugins.provider("alpha")
+    plugins.register(ExtraProvider("beta"), name="extra")  # loads everything first
+    assert len(trace.loaded) == 2
+    assert plugins.provider("beta").base_url == "https://e.invalid"
+    assert [name for name, _ in plugins.pm.list_name_plugin()][-1] == "extra"
+
+
+def test_concurrent_first_use_imports_each_plugin_once(
+    site: FakeSite, trace: types.ModuleType
+) -> None:
+    alpha = declaring(site, "llmcore-alpha")
+    beta = declaring(site, "llmcore-beta")
+    plugins = Plugins()
+    found: list[Provider] = []
+    barrier = threading.Barrier(8)
+
+    def use(index: int) -> None:
+        barrier.wait()
+        name = ("alpha", "beta")[index % 2]
+        found.append(plugins.provider(name))
+        plugins.build_payload(found[-1], REQUEST, False)
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(trace.loaded) == sorted([alpha, beta])
+    assert len(found) == 8 and {p.name for p in found} == {"alpha", "beta"}
+    assert site.calls == 1

@@ -4,6 +4,7 @@ and its own tests (the conformance kit on it) pass when run against it via sys.p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,9 +38,42 @@ def test_the_template_declares_its_entry_point() -> None:
     assert len(list((TEMPLATE / "tests" / "cases").glob("*.json"))) >= 2
 
 
-def test_the_template_tests_pass() -> None:
+def entry_points_txt(pyproject: str) -> str:
+    """The entry_points.txt an install of ``pyproject`` writes (its ``[project.entry-points.*]``
+    tables are plain ``name = "module"`` lines; Python 3.10 has no tomllib)."""
+    out: list[str] = []
+    group = None
+    for raw in pyproject.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            found = re.fullmatch(r'\[project\.entry-points\.("?)([\w.]+)\1\]', line)
+            group = found[2] if found else None
+            if group:
+                out.append(f"[{group}]")
+        elif group and "=" in line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            out.append(f"{name.strip()} = {value.strip().strip(chr(34))}")
+    return "\n".join(out) + "\n"
+
+
+def test_the_template_declares_what_it_serves() -> None:
+    text = entry_points_txt((TEMPLATE / "pyproject.toml").read_text(encoding="utf-8"))
+    assert text == (
+        "[llmcore]\nacme = llmcore_acme\n[llmcore.providers]\nacme = llmcore_acme\n"
+        "[llmcore.apis]\nacme-chat = llmcore_acme\n"
+    )
+
+
+def test_the_template_tests_pass(tmp_path: Path) -> None:
+    # The template's tests check its installed metadata (kit.check_declarations): install
+    # the metadata alone, as pip would write it, next to the package on the path.
+    info = tmp_path / "llmcore_acme-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llmcore-acme\nVersion: 0.1.0\n")
+    pyproject = (TEMPLATE / "pyproject.toml").read_text(encoding="utf-8")
+    (info / "entry_points.txt").write_text(entry_points_txt(pyproject))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(TEMPLATE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        [str(TEMPLATE), str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("LLMCORE_LOAD_PLUGINS", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -79,3 +79,10 @@ def test_recorded_case(check: kit.Check) -> None:
 def test_the_provider_is_registered() -> None:
     assert PROVIDER.api in llmcore_acme.LLMCORE_APIS
     assert PROVIDER == llmcore_acme.ACME
+
+
+def test_the_metadata_declares_what_the_plugin_serves() -> None:
+    """pyproject.toml's ``llmcore.providers`` and ``llmcore.apis`` tables name exactly the
+    providers and APIs the plugin serves (llmcore imports it only when one of them is used).
+    Needs the distribution installed (``pip install -e .``, as the tox env does)."""
+    kit.check_declarations("llmcore-acme")
