@@ -27,11 +27,10 @@ known.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from llmcore import events as ev
 from llmcore.chat import (
     ChatCompletionChunk,
     ChatCompletionResponse,
@@ -44,6 +43,13 @@ from llmcore.chat import (
 )
 from llmcore.messages import Message, MessageOrigin, Role, ThinkingBlock, ToolCall
 from llmcore.partial_json import parse_partial_json
+
+if TYPE_CHECKING:
+    from llmcore import events as ev
+else:  # the event types load when the first one is built
+    from llmcore._lazy import lazy_module
+
+    ev = lazy_module("llmcore.events")
 
 __all__ = ["StreamAccumulator", "finish_tool_call"]
 

@@ -8,7 +8,6 @@ authenticate (plugin or core default), send with retries (transport + tenacity),
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -18,14 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import attrs
 
-from llmcore.batching import (
-    ClientSpec,
-    ResultCallback,
-    batch_smart,
-    cancelled_error,
-    run_item,
-    run_ordered,
-)
+from llmcore._lazy import lazy_module
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import ChatCompletionRequest, ChatCompletionResponse, ModelInfo, with_origin
 from llmcore.errors import (
@@ -55,6 +47,16 @@ from llmcore.stream import ChatStream
 from llmcore.transport import OpenResponse, Transport
 from llmcore.urls import apply_base_url
 from llmcore.validation import check_api_key, check_client_settings
+
+if TYPE_CHECKING:
+    import concurrent.futures
+    import concurrent.futures as futures
+
+    from llmcore import batching
+    from llmcore.batching import ClientSpec, ResultCallback
+else:  # batches (and their thread pools) load with the first batch
+    batching = lazy_module("llmcore.batching")
+    futures = lazy_module("concurrent.futures")
 
 __all__ = [
     "MAX_MODEL_PAGES",
@@ -598,7 +600,7 @@ class Client:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not items:
             return []
-        local = executor is None or isinstance(executor, concurrent.futures.ThreadPoolExecutor)
+        local = executor is None or isinstance(executor, futures.ThreadPoolExecutor)
         default = getattr(executor, "_max_workers", None) or self.options.pool_size
         window = max(1, min(concurrency or default, len(items)))
         if local:
@@ -608,9 +610,9 @@ class Client:
         remote = executor
 
         def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
-            return remote.submit(run_item, spec, index, items[index], retry)
+            return remote.submit(batching.run_item, spec, index, items[index], retry)
 
-        return run_ordered(
+        return batching.run_ordered(
             len(items),
             submit,
             window=window,
@@ -633,9 +635,7 @@ class Client:
         with contextlib.ExitStack() as stack:
             pool = executor
             if pool is None:
-                pool = stack.enter_context(
-                    concurrent.futures.ThreadPoolExecutor(window, "llmcore-batch")
-                )
+                pool = stack.enter_context(futures.ThreadPoolExecutor(window, "llmcore-batch"))
             stack.enter_context(self._transport.reserve(window))
             target = pool
 
@@ -647,7 +647,7 @@ class Client:
             # On a pool of its own the batch queues every item at once (the pool's threads
             # bound the concurrency, and a thread that finishes picks the next item without
             # waiting for the collecting thread); a caller's pool gets a window of items.
-            return run_ordered(
+            return batching.run_ordered(
                 len(items),
                 submit,
                 window=len(items) if executor is None else window,
@@ -683,7 +683,7 @@ class Client:
         key = None
         if send_key and self._credential is not None:
             key = api_key if api_key is not None else self._credential.reveal()
-        return ClientSpec(provider, base_url, self.options, key)
+        return batching.ClientSpec(provider, base_url, self.options, key)
 
     def _batch_item(
         self,
@@ -696,7 +696,7 @@ class Client:
     ) -> ChatCompletionResponse | LlmError:
         try:
             if cancel is not None and cancel.cancelled:
-                return cancelled_error(index)
+                return batching.cancelled_error(index)
             if not isinstance(request, ChatCompletionRequest):
                 raise ConfigurationError(
                     f"requests[{index}] is a {type(request).__name__}, not a ChatCompletionRequest"
@@ -705,7 +705,7 @@ class Client:
         except LlmError as err:
             return scrub_chain(err)
         except CancelledError:
-            return cancelled_error(index)
+            return batching.cancelled_error(index)
         except Exception as exc:
             return scrub_chain(item_error(index, exc))
 
@@ -742,7 +742,7 @@ class Client:
         Never raises for a failing item: its error (an :class:`LlmError`) is returned in its
         slot.
         """
-        return batch_smart(
+        return batching.batch_smart(
             [(self, request) for request in requests],
             concurrency,
             on_result=on_result,

@@ -19,13 +19,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, TypeVar
 
 from llmcore.cancel import CancelHandle
 from llmcore.errors import LlmError
 from llmcore.options import ConnectionOptions, RetryPolicy
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["call_with_retries"]
 
@@ -60,14 +61,15 @@ def _reason(exc: BaseException | None) -> str:
     return type(exc).__name__
 
 
-class _StopAt(tenacity.stop.stop_base):
-    """Stop when the next wait would end after the call's deadline."""
+def _stop_at(deadline: float) -> tenacity.stop.stop_base:
+    """A tenacity stop: stop when the next wait would end after ``deadline``."""
+    import tenacity
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
+    class _StopAt(tenacity.stop.stop_base):
+        def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+            return time.monotonic() + retry_state.upcoming_sleep >= deadline
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+    return _StopAt()
 
 
 def call_with_retries(
@@ -89,6 +91,7 @@ def call_with_retries(
     # retry machinery costs more than a small answer's parsing. Its failure, if retryable,
     # is handed to tenacity as attempt 1, so waits, logs and stops are the same as if
     # tenacity had run it.
+    started = time.monotonic()
     try:
         return fn()
     except BaseException as exc:
@@ -103,11 +106,14 @@ def call_with_retries(
             raise failure
         return fn()
 
-    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
+    import tenacity  # only now: most calls succeed at once and never need it
+
+    stops: list[tenacity.stop.stop_base] = [tenacity.stop_after_attempt(policy.attempts)]
     if deadline is not None:
-        stop = stop | _StopAt(deadline)
+        stops.append(_stop_at(deadline))
     if policy.deadline is not None:
-        stop = stop | _StopAt(time.monotonic() + policy.deadline)
+        stops.append(_stop_at(started + policy.deadline))
+    stop = tenacity.stop_any(*stops)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from llmcore import events as ev
+from llmcore._lazy import lazy_module
 from llmcore.accumulate import StreamAccumulator
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.chat import (
@@ -49,17 +49,20 @@ from llmcore.http import HttpResponse
 from llmcore.messages import Message, Role
 
 if TYPE_CHECKING:
+    from llmcore import events as ev
     from llmcore.http import Frame, StreamFormat
     from llmcore.plugins import Plugins
     from llmcore.providers import Provider
     from llmcore.transport import OpenResponse
+else:  # the event types load when a stream first builds one (most end with DoneEvent)
+    ev = lazy_module("llmcore.events")
 
 __all__ = ["ChatStream", "response_chunks"]
 
 log = logging.getLogger("llmcore")
 
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
-_Step = tuple[ChatCompletionChunk, list[ev.StreamEvent]]
+_Step = tuple[ChatCompletionChunk, list[Any]]  # the chunk and its events
 
 
 def response_chunks(response: ChatCompletionResponse) -> list[ChatCompletionChunk]:

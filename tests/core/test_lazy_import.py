@@ -96,8 +96,40 @@ def test_a_client_for_openai_imports_only_the_openai_plugin() -> None:
     modules = set(found["modules"])  # type: ignore[call-overload]
     plugins = {m.split(".")[0] for m in modules if m.startswith("llmcore_")}
     assert plugins == {"llmcore_openai"}
-    unneeded = {"cattrs", "llmcore.agent", "llmcore.context", "llmcore.serde", "llmcore.batch"}
+    unneeded = {
+        "cattrs",
+        "tenacity",  # needed only once an attempt has failed
+        "concurrent.futures",  # batches
+        "llmcore.agent",
+        "llmcore.batch",
+        "llmcore.batching",
+        "llmcore.context",
+        "llmcore.events",  # built only by streams
+        "llmcore.serde",
+    }
     assert not modules & unneeded, f"imported for a client: {sorted(modules & unneeded)}"
+
+
+def test_lazily_imported_modules_load_when_first_needed() -> None:
+    """tenacity loads with the first retry, not before; calls and streams work on."""
+    found = run(
+        "import sys, json, llmcore\n"
+        "from llmcore import ChatCompletionRequest, ConnectionOptions, Message\n"
+        "from llmcore.testing import FauxError, register_faux_provider\n"
+        "seen = {}\n"
+        "faux = register_faux_provider()\n"
+        "faux.add_replies(FauxError(503), 'ok', 'streamed')\n"
+        "options = ConnectionOptions(backoff_initial=0, backoff_max=0)\n"
+        "client = llmcore.Client('faux', options=options)\n"
+        "req = ChatCompletionRequest('faux-1', [Message.user('hi')])\n"
+        "seen['before'] = 'tenacity' in sys.modules\n"
+        "assert client.chat_completion(req).text() == 'ok'\n"
+        "seen['retried'] = 'tenacity' in sys.modules\n"
+        "assert client.chat_completion_stream(req).until_done().text() == 'streamed'\n"
+        "seen['streamed'] = 'llmcore.events' in sys.modules\n"
+        "print(json.dumps(seen))\n"
+    )
+    assert found == {"before": False, "retried": True, "streamed": True}
 
 
 def test_listing_providers_still_loads_every_plugin() -> None:

@@ -95,6 +95,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     recorded: list[float] = []
 
     class _Time:
+        monotonic = staticmethod(time.monotonic)
+
         @staticmethod
         def sleep(seconds: float) -> None:
             recorded.append(seconds)
