@@ -203,10 +203,10 @@ def sse_frames(chunks: Iterable[bytes]) -> Iterator[Frame]:
         if not chunk:
             continue
         for line in splitter.feed(chunk):
-            if line[:5] == "data:":  # the common line, handled here as parser.line would
+            if line[:5] == "data:":  # the common lines, handled here as parser.line would
                 parser._data.append(line[6:] if line[5:6] == " " else line[5:])
                 continue
-            frame = field(line)
+            frame = parser.dispatch() if not line else field(line)
             if frame is not None:
                 yield frame
     lines, rest = splitter.finish()

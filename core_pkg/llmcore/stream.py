@@ -151,14 +151,19 @@ class _Engine:
         self.want_events = True
 
     def _screen(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        """Remember the last frame (for error reports); turn error frames into errors."""
-        for frame in frames:
-            self.last_frame = frame.data
-            if frame.event == "error":
-                body = frame.data.encode("utf-8", errors="replace")
-                response = HttpResponse(_error_status(frame.data), {}, body)
-                raise self.plugins.parse_error(self.provider, response)
-            yield frame
+        """Remember the last frame (for error reports); turn error frames into errors.
+
+        A ``map`` (run in C) over :meth:`_check` rather than a generator: this runs per frame.
+        """
+        return map(self._check, frames)
+
+    def _check(self, frame: Frame) -> Frame:
+        self.last_frame = frame.data
+        if frame.event == "error":
+            body = frame.data.encode("utf-8", errors="replace")
+            response = HttpResponse(_error_status(frame.data), {}, body)
+            raise self.plugins.parse_error(self.provider, response)
+        return frame
 
     def run(self) -> Generator[_Step, None, None]:
         if self.complete is not None:  # the server answered with a whole JSON response
