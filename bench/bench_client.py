@@ -2,7 +2,7 @@
 """llmcore against raw requests and every peer that installs: one run, one table (issue 11).
 
     tox -e bench                      # the whole comparison (installs the peers), ~15 min
-    tox -e bench -- --quick           # smaller sizes, 2 repetitions: under 3 minutes
+    tox -e bench -- --quick           # smaller sizes, 1 repetition: under 3 minutes
     python bench/bench_client.py --scenarios S2,S3 --clients requests,llmcore --reps 3
 
 The script starts a fast loopback server (``bench_server.py``) in a child process, then runs
@@ -94,9 +94,12 @@ class Scenario:
 
 
 def scenarios(quick: bool) -> dict[str, Scenario]:
-    calls = 100 if quick else 300
+    # --quick: the same pairs, smaller sizes (the peers' imports alone take ~90 s per pass)
+    calls = 50 if quick else 300
     chunks = 2000 if quick else 20000
-    streams = 50 if quick else 200
+    streams = 20 if quick else 200
+    batch = 64 if quick else 200
+    ideal_ms = -(-batch // 16) * bd.SLOW_LATENCY_S * 1000
     openai_clients = ("floor", "requests", *OPENAI_PEERS)
     stream_clients = ("floor", "requests", "sseclient", *OPENAI_PEERS)
     return {
@@ -139,10 +142,10 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
         ),
         "S5": Scenario(
             "S5",
-            "200 requests, 50 ms server latency, 16 workers: wall time / ideal (650 ms)",
+            f"{batch} requests, 50 ms server latency, 16 workers: wall / ideal ({ideal_ms:.0f} ms)",
             openai_clients,
             (Metric("x_ideal", "x ideal", "x"), Metric("wall_ms", "wall", "ms")),
-            {"n": 200, "concurrency": 16},
+            {"n": batch, "concurrency": 16},
         ),
         "S6": Scenario(
             "S6",
@@ -264,6 +267,12 @@ def run_worker(
     result["process_wall_s"] = wall
     seen = {k: after[k] - before[k] for k in ("requests", "connections", "bad")}
     seen["connections"] -= 1  # the second /__stats request's own connection
+    return check_counts(result, seen)
+
+
+def check_counts(result: dict[str, Any], seen: dict[str, int]) -> dict[str, Any]:
+    """FAILED unless the server saw exactly the requests the worker says it sent, none of them
+    unanswerable, and the worker never tried to leave loopback."""
     result["server"] = seen
     if result["status"] == "ok":
         if seen["requests"] != result.get("sent"):
@@ -276,6 +285,22 @@ def run_worker(
         elif result.get("blocked"):
             result["status"] = f"FAILED: tried to leave loopback: {result['blocked'][:3]}"
     return result
+
+
+def probe(
+    server: LoopbackServer, env: dict[str, str], clients: Sequence[str], timeout: float
+) -> dict[str, str]:
+    """The warm-up pass (not timed): each client once, in one process (``worker.py --probe``);
+    it writes the bytecode caches and tells which clients are installed."""
+    names = ",".join(c for c in clients if c != "import-requests")
+    cmd = [sys.executable, str(HERE / "worker.py"), "--probe", "--url", server.url, names]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+    if not lines:
+        raise RuntimeError(f"the warm-up pass failed: {done.stderr.strip()[-500:]}")
+    status: dict[str, str] = json.loads(lines[-1][len("BENCH-RESULT ") :])
+    status["import-requests"] = status.get("requests", "ok")
+    return status
 
 
 def rotated(items: Sequence[str], rep: int) -> list[str]:
@@ -319,19 +344,9 @@ def run_all(
     log: Callable[[str], None],
 ) -> dict[str, dict[str, Cell]]:
     wanted = [c for c in LABELS if clients is None or c in clients]
-    # Warm-up pass (not timed): one cold start per client writes its bytecode caches and warms
-    # the page cache, and tells which clients are installed at all.
-    installed: dict[str, str] = {}
+    installed = probe(server, env, wanted, timeout)
     for client in wanted:
-        if client == "import-requests":
-            continue
-        result = run_worker(server, env, "S1", client, {}, timeout)
-        status = result["status"]
-        # anthropic and sseclient have no OpenAI non-streamed call: n/a is expected here.
-        installed[client] = status if status.startswith(("not installed", "FAILED")) else "ok"
-        log(f"warm-up {client}: {short_status(installed[client])}")
-    installed["import-requests"] = installed.get("requests", "ok")
-
+        log(f"warm-up {client}: {installed.get(client, 'ok')}")
     cells: dict[str, dict[str, Cell]] = {}
     for name, scenario in plan.items():
         members = [c for c in scenario.clients if c in wanted]
@@ -551,8 +566,8 @@ def machine_info() -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, 2 repetitions")
-    parser.add_argument("--reps", type=int, default=None, help="repetitions (5; 2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, 1 repetition")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (5; 1 with --quick)")
     parser.add_argument("--scenarios", default=None, help="comma-separated subset of S1..S7")
     parser.add_argument(
         "--clients", default=None, help=f"comma-separated subset of {','.join(LABELS)}"
@@ -564,7 +579,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     args = parser.parse_args(argv)
-    args.reps = args.reps or (2 if args.quick else 5)
+    args.reps = args.reps or (1 if args.quick else 5)
     if args.reps < 1:
         parser.error("--reps must be >= 1")
     plan = scenarios(args.quick)
