@@ -180,6 +180,7 @@ class LoopbackServer:
             self.close()
             raise RuntimeError(f"the loopback server did not start (said {line!r})")
         self.port = int(line.split()[1])
+        self.loop = line.split()[2] if len(line.split()) > 2 else "?"
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stats(self) -> dict[str, Any]:
@@ -628,7 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.url,
             [bd.MODEL, bd.SLOW_MODEL, *(bd.stream_model(n) for n in [8, *chunk_sizes])],
         )
-        log(f"loopback server at {server.url} (pid {server.proc.pid}); {args.reps} repetitions")
+        info["server_loop"] = server.loop
+        log(
+            f"loopback server at {server.url} ({server.loop} loop, pid {server.proc.pid}); "
+            f"{args.reps} repetitions"
+        )
         cells = run_all(
             plan,
             args.client_names,

@@ -198,8 +198,8 @@ class HttpProtocol(asyncio.Protocol):
         self.close_after = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transport is no asyncio.Transport subclass, but it has the same methods
+        self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -313,7 +313,8 @@ async def serve(prebuild: list[int], port: int = 0) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(HttpProtocol, "127.0.0.1", port, backlog=256)
     sock = server.sockets[0]
-    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    loop_name = type(loop).__module__.split(".")[0]  # "asyncio" or "uvloop"
+    print(f"PORT {sock.getsockname()[1]} {loop_name}", flush=True)
     async with server:
         await server.serve_forever()
 
