@@ -126,6 +126,7 @@ class Floor(Adapter):
         self.port = int(port)
         self._content = re.compile(rb'"content":"((?:[^"\\]|\\.)*)"')
         self._text = re.compile(rb'"type":"text_delta","text":"((?:[^"\\]|\\.)*)"')
+        self.transfer_s = 0.0
         self._sock()
 
     def _sock(self) -> object:
@@ -144,6 +145,7 @@ class Floor(Adapter):
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         sock = self._sock()
+        started = time.perf_counter()
         sock.sendall(head + body)  # type: ignore[attr-defined]
         buf = bytearray()
         recv = sock.recv  # type: ignore[attr-defined]
@@ -156,6 +158,7 @@ class Floor(Adapter):
         if b"transfer-encoding: chunked" in headers:
             while not buf.endswith(b"\r\n0\r\n\r\n") and buf != b"0\r\n\r\n":
                 buf += recv(262144)
+            self.transfer_s = time.perf_counter() - started
             out = bytearray()
             pos = 0
             while True:
@@ -621,7 +624,11 @@ def _long_stream(name: str, url: str, opts: dict[str, int], protocol: str) -> di
     _, total, deltas = _one_stream(client, protocol, chunks)
     cpu = time.process_time() - cpu0
     client.close()
+    extra = {}
+    if isinstance(client, Floor):  # the request and the bytes alone, before any parsing
+        extra["transfer_chunks_per_s"] = chunks / client.transfer_s
     return {
+        **extra,
         "chunks_per_s": chunks / total,
         "seconds": total,
         "cpu_s": cpu,
