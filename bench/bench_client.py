@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """llmcore against raw requests and every peer that installs: one run, one table (issue 11).
 
-    tox -e bench                      # the whole comparison (installs the peers), ~15 min
+    tox -e bench                      # the whole comparison (installs the peers), ~20 min
     tox -e bench -- --quick           # smaller sizes, 1 repetition: under 3 minutes
     python bench/bench_client.py --scenarios S2,S3 --clients requests,llmcore --reps 3
 
