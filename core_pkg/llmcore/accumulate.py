@@ -142,6 +142,13 @@ class _ChoiceState:
     next_index: int = 0
 
 
+def _already_merged(so_far: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when merging ``new`` into ``so_far`` would change nothing: every key already holds
+    an equal value, and none is a list (lists are appended). Servers repeat the same fields
+    (``system_fingerprint``) in every chunk of a stream."""
+    return new.items() <= so_far.items() and not any(type(v) is list for v in new.values())
+
+
 def _plain_text(choice: ChunkChoice) -> bool:
     """True when ``choice`` adds text and nothing else (no role, reasoning, tool calls, block
     end, provider data, finish or stop reason)."""
@@ -195,8 +202,9 @@ class StreamAccumulator:
             self.model = chunk.model
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.provider_data:
-            self.provider_data = merge_provider_data(self.provider_data, chunk.provider_data)
+        data = chunk.provider_data
+        if data and not _already_merged(self.provider_data, data):
+            self.provider_data = merge_provider_data(self.provider_data, data)
         out: list[ev.StreamEvent] = []
         for choice in chunk.choices:
             state = self._choices.get(choice.index)

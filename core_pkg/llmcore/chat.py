@@ -661,7 +661,10 @@ def text_chunk(
     """
     if provider_data:
         provider_data = _to_provider_data(provider_data)
-        _check_provider_data(None, None, provider_data)
+        if not all(
+            type(k) is str and type(v) in _PLAIN_JSON for k, v in provider_data.items()
+        ):  # strings, ints, booleans and nulls need no deeper check
+            _check_provider_data(None, None, provider_data)
     else:
         provider_data = {}
     delta = _new(Delta)
@@ -693,6 +696,7 @@ def text_chunk(
 
 
 _new = object.__new__
+_PLAIN_JSON = frozenset({str, int, bool, type(None)})
 
 
 @attrs_repr

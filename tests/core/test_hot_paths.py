@@ -121,3 +121,36 @@ def test_accumulating_without_events_gives_the_same_answer() -> None:
     assert all(without.feed(c, events=False) == [] for c in chunks)
     assert without.response() == with_events.response()
     assert without.close_blocks() == with_events.close_blocks()
+
+
+def test_repeated_chunk_provider_data_is_merged_once_with_the_same_result() -> None:
+    def chunk(data: dict[str, Any]) -> ChatCompletionChunk:
+        return text_chunk("x", provider_data=data)
+
+    datas = [
+        {"system_fingerprint": "fp"},
+        {"system_fingerprint": "fp"},
+        {"system_fingerprint": "fp2", "n": 1},
+        {"notes": ["a"]},
+        {"notes": ["a"]},  # a list appends, even when equal
+        {"system_fingerprint": "fp2", "n": 1},
+    ]
+    acc = StreamAccumulator("p", "a")
+    expected: dict[str, Any] = {}
+    for data in datas:
+        acc.feed(chunk(data), events=False)
+        from llmcore.chat import merge_provider_data
+
+        expected = merge_provider_data(expected, data)
+    assert (
+        acc.provider_data == expected == {"system_fingerprint": "fp2", "n": 1, "notes": ["a", "a"]}
+    )
+    assert acc.response().provider_data == expected
+
+
+def test_text_chunk_still_checks_nested_and_float_provider_data() -> None:
+    assert text_chunk("x", provider_data={"a": 1.5, "b": [1, "x"]}).provider_data["a"] == 1.5
+    with pytest.raises(InvalidInputError):
+        text_chunk("x", provider_data={"b": [float("inf")]})
+    with pytest.raises(InvalidInputError):
+        text_chunk("x", provider_data={1: "x"})  # type: ignore[dict-item]
