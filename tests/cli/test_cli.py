@@ -257,6 +257,14 @@ def test_batch_with_duplicate_ids_is_one_line_naming_them(tmp_path: Path) -> Non
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "sys.argv[0] = 'llmcore'\n"
+    "runpy.run_module('llmcore', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def test_batch_interrupted_with_ctrl_c_exits_130_without_traceback_and_resumes(
     tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:
@@ -275,7 +283,10 @@ def test_batch_interrupted_with_ctrl_c_exits_130_without_traceback_and_resumes(
         "2",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llmcore", *args],
+        # ``python -m llmcore``, with Ctrl-C handled as from a terminal: a test run started in
+        # the background (``cmd &`` in a non-interactive shell) ignores SIGINT, and a child
+        # would inherit that and, rightly, keep ignoring it.
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, *args],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
