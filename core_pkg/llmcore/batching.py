@@ -39,7 +39,7 @@ from llmcore.errors import (
     retry_after_seconds,
 )
 from llmcore.http import HttpResponse
-from llmcore.options import ConnectionOptions, RetryPolicy
+from llmcore.options import ConnectionOptions, RetryPolicy, check_retry_policy
 from llmcore.providers import Provider
 
 if TYPE_CHECKING:
@@ -475,8 +475,7 @@ def batch_smart(
     :raises InvalidInputError: an item is not a pair of a client (or provider) and a request,
         or ``retry`` is not a :class:`~llmcore.RetryPolicy`.
     """
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise InvalidInputError.at("retry", f"expected a RetryPolicy, got a {type(retry).__name__}")
+    check_retry_policy(retry)
     with contextlib.ExitStack() as owned:
         pairs = _resolve_clients(items, owned)
         return _run_smart(pairs, concurrency, on_result, progress, cancel, retry)

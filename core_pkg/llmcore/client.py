@@ -39,7 +39,7 @@ from llmcore.frames import decode_frames
 from llmcore.handoff import adapt_request
 from llmcore.http import Frame, HttpRequest, HttpResponse
 from llmcore.messages import Message
-from llmcore.options import ConnectionOptions, RetryPolicy
+from llmcore.options import ConnectionOptions, RetryPolicy, check_retry_policy
 from llmcore.plugins import Plugins, get_plugins
 from llmcore.providers import Provider, Secret
 from llmcore.retry import call_with_retries
@@ -121,11 +121,6 @@ def get_env_api_key(provider: Provider, environ: Mapping[str, str] | None = None
         if value:
             return value
     return None
-
-
-def _check_retry(retry: object) -> None:
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise InvalidInputError.at("retry", f"expected a RetryPolicy, got a {type(retry).__name__}")
 
 
 def _as_hooks(value: Any) -> tuple[Any, ...]:
@@ -376,7 +371,7 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
-        _check_retry(retry)
+        check_retry_policy(retry)
         return self._chat(request, on_payload=on_payload, on_response=on_response, retry=retry)
 
     def _chat(
@@ -442,7 +437,7 @@ class Client:
             ``total_timeout``), ``RedirectError``, ``MalformedResponseError`` (a body llmcore
             cannot read). See ``docs/errors.md`` for the whole tree.
         """
-        _check_retry(retry)
+        check_retry_policy(retry)
         deadline = self._deadline()
         self._require("stream", request=request)
         handle = cancel or CancelHandle()
@@ -592,7 +587,7 @@ class Client:
 
         Never raises for a failing item: its error is returned in its slot.
         """
-        _check_retry(retry)
+        check_retry_policy(retry)
         items = list(requests)
         if concurrency is not None and (
             isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1

@@ -14,7 +14,7 @@ from llmcore.errors import redact
 from llmcore.http import mask_headers
 from llmcore.validation import check_headers, check_int, check_number, fail
 
-__all__ = ["ConnectionOptions", "RetryPolicy"]
+__all__ = ["ConnectionOptions", "RetryPolicy", "check_retry_policy"]
 
 
 def _duration(field: str, value: float | datetime.timedelta | None) -> float | None:
@@ -239,3 +239,10 @@ class ConnectionOptions:
     def evolve(self, **changes: Any) -> ConnectionOptions:
         """A copy with some fields changed."""
         return attrs.evolve(self, **changes)
+
+
+def check_retry_policy(retry: object) -> None:
+    """``retry`` is ``None`` or a :class:`RetryPolicy`; else :class:`InvalidInputError`
+    naming the ``retry`` field."""
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        fail("retry", f"expected a RetryPolicy, got a {type(retry).__name__}")

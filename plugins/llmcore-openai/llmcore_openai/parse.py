@@ -79,6 +79,21 @@ _PLAIN_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
 _PLAIN_DELTA_KEYS = frozenset({"role", "content"})
 
 
+def _plain(raw: dict[str, Any], delta: dict[str, Any]) -> bool:
+    """True when a streamed choice carries only text (a string or null) and perhaps the
+    assistant role: no finish reason, logprobs, tool calls, reasoning or unmodelled fields."""
+    text = delta.get("content")
+    role = delta.get("role")
+    return (
+        (text is None or type(text) is str)
+        and (role is None or role == "assistant")
+        and raw.keys() <= _PLAIN_CHOICE_KEYS
+        and delta.keys() <= _PLAIN_DELTA_KEYS
+        and raw.get("finish_reason") is None
+        and raw.get("logprobs") is None
+    )
+
+
 def _unmodelled(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
     """The non-null fields of ``obj`` that llmcore does not model."""
     return {k: v for k, v in obj.items() if k not in known and v is not None}
@@ -312,22 +327,13 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
         if len(raw_choices) == 1 and not obj.get("usage") and not think_tags:
             raw = raw_choices[0]
             delta = raw.get("delta") or {}
-            text = delta.get("content")
-            role = delta.get("role")
-            if (
-                (text is None or type(text) is str)
-                and (role is None or role == "assistant")
-                and raw.keys() <= _PLAIN_CHOICE_KEYS
-                and delta.keys() <= _PLAIN_DELTA_KEYS
-                and raw.get("finish_reason") is None
-                and raw.get("logprobs") is None
-            ):
+            if _plain(raw, delta):
                 # The common event of a long answer: one piece of text. The general path
                 # below gives the same chunk, at several times the cost.
                 yield text_chunk(
-                    text or None,
+                    delta.get("content") or None,
                     index=raw.get("index", 0),
-                    role=Role.ASSISTANT if role else None,
+                    role=Role.ASSISTANT if delta.get("role") else None,
                     id=obj.get("id"),
                     model=obj.get("model"),
                     provider_data=(
@@ -339,26 +345,13 @@ def iter_chunks(provider: Provider, frames: Iterator[Frame]) -> Iterator[ChatCom
         for raw in raw_choices:
             index = raw.get("index", 0)
             delta = raw.get("delta") or {}
-            text = delta.get("content")
-            if (
-                (text is None or type(text) is str)
-                and raw.keys() <= _PLAIN_CHOICE_KEYS
-                and delta.keys() <= _PLAIN_DELTA_KEYS
-                and raw.get("finish_reason") is None
-                and raw.get("logprobs") is None
-                and not think_tags
-            ):
-                # The common small chunk (text only, or the role): the general path below
-                # gives the same chunk, at several times the cost.
-                role = delta.get("role")
-                if role is None:
-                    choices.append(ChunkChoice(index, Delta(content=text or None)))
-                    continue
-                if role == "assistant":
-                    choices.append(
-                        ChunkChoice(index, Delta(role=Role.ASSISTANT, content=text or None))
-                    )
-                    continue
+            if not think_tags and _plain(raw, delta):
+                # text only, or the role: the general path below gives the same choice
+                role = Role.ASSISTANT if delta.get("role") else None
+                choices.append(
+                    ChunkChoice(index, Delta(role=role, content=delta.get("content") or None))
+                )
+                continue
             content, part_reasoning = _content_and_reasoning(delta.get("content"))
             reasoning = _reasoning_field(delta) or part_reasoning
             if think_tags and content:
