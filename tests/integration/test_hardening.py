@@ -68,8 +68,12 @@ def gc_off() -> Iterator[None]:
 
 
 def long_stream(n: int = 50) -> list[str | bytes]:
-    return [chunk("", role="assistant"), *[chunk(f"w{i} ") for i in range(n)],
-            chunk(finish="stop"), "[DONE]"]
+    return [
+        chunk("", role="assistant"),
+        *[chunk(f"w{i} ") for i in range(n)],
+        chunk(finish="stop"),
+        "[DONE]",
+    ]
 
 
 # --- 1. a cancel ends one call; dropped streams release their socket ---------------------------
@@ -219,7 +223,8 @@ def test_read_timeout_mid_body_is_a_timeout_not_a_connection_error(
 ) -> None:
     body = json.dumps(completion("late")).encode()
     loopback_server.add(
-        "POST", PATH,
+        "POST",
+        PATH,
         Reply.raw(200, body, content_type="application/json", fragment=len(body) // 2, delay=1.5),
     )
     client = make_client(OPTIONS.evolve(read_timeout=0.3, max_retries=0))
@@ -263,7 +268,10 @@ def test_stream_that_goes_silent_after_its_finish_reason_ends_cleanly_at_once(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
     events: list[str | bytes] = [
-        chunk("", role="assistant"), chunk("done"), chunk(finish="length"), usage_chunk()
+        chunk("", role="assistant"),
+        chunk("done"),
+        chunk(finish="length"),
+        usage_chunk(),
     ]
     loopback_server.add("POST", PATH, Reply.sse(events, hang_after=True))
     client = make_client(OPTIONS.evolve(read_timeout=8.0, finish_grace=0.2))
@@ -295,8 +303,13 @@ def test_stream_request_answered_with_a_whole_json_answer(
 def test_stream_request_answered_with_a_json_error_and_status_200(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
-    body = {"error": {"message": "model is warming up", "type": "invalid_request_error",
-                      "code": "warming"}}
+    body = {
+        "error": {
+            "message": "model is warming up",
+            "type": "invalid_request_error",
+            "code": "warming",
+        }
+    }
     loopback_server.add("POST", PATH, Reply.json(body))
     client = make_client()
     with pytest.raises(LlmError) as caught:
@@ -321,7 +334,8 @@ def test_event_error_frame_surfaces_the_servers_message(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
     events: list[str | bytes] = [
-        chunk("", role="assistant"), chunk("so far"),
+        chunk("", role="assistant"),
+        chunk("so far"),
         b'event: error\ndata: {"message": "backend exploded", "type": "server_error"}\n\n',
     ]
     loopback_server.add("POST", PATH, Reply.sse(events))
@@ -338,7 +352,8 @@ def test_retryable_error_inside_a_200_body_is_retried_like_its_status(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
     loopback_server.add(
-        "POST", PATH,
+        "POST",
+        PATH,
         Reply.json({"error": {"code": 502, "message": "upstream connect error"}}),
         Reply.json(completion("second time lucky")),
     )
@@ -351,7 +366,8 @@ def test_retryable_error_in_a_json_answer_to_a_stream_request_is_retried(
     loopback_server: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:
     loopback_server.add(
-        "POST", PATH,
+        "POST",
+        PATH,
         Reply.json({"error": {"code": 503, "message": "overloaded"}}),
         Reply.sse(long_stream(2)),
     )
@@ -407,6 +423,31 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_api_key(
     loopback_server.add("POST", PATH, Reply.json(completion("keyed")))
     assert make_client().chat_completion(REQ).text() == "keyed"
     assert loopback_server.requests[0].headers["authorization"] == "Bearer test-key-0123"
+
+
+def test_a_cookie_the_server_sets_is_sent_back_to_that_host_only(
+    loopback_server: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    """Load balancers pin a client to a node with a cookie: the client keeps it, as a
+    ``requests.Session`` does, and sends it back, and never to another host."""
+    loopback_server.add(
+        "POST",
+        PATH,
+        Reply.json(completion("first"), headers={"Set-Cookie": "node=n3; Path=/"}),
+        Reply.json(completion("second")),
+    )
+    client = make_client()
+    assert client.chat_completion(REQ).text() == "first"
+    assert client.chat_completion(REQ).text() == "second"
+    first, second = loopback_server.requests
+    assert "cookie" not in first.headers
+    assert second.headers["cookie"] == "node=n3"
+    with LoopbackServer() as other:
+        other.add("POST", PATH, Reply.json(completion("other")))
+        elsewhere = make_client(base_url=other.base_url.replace("127.0.0.1", "localhost") + "/v1")
+        elsewhere._transport.session.cookies.update(client._transport.session.cookies)
+        assert elsewhere.chat_completion(REQ).text() == "other"
+        assert "cookie" not in other.requests[0].headers
 
 
 def test_302_for_a_post_is_not_turned_into_a_get(

@@ -1,0 +1,140 @@
+"""The transport builds its requests directly (``llmcore.transport._prepare``) instead of
+through ``Session.prepare_request``: the two must give the same request, header for header and
+byte for byte, and fail the same way on what cannot be sent."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import requests
+
+from llmcore.http import HttpRequest
+from llmcore.transport import _prepare, _prepared_url
+
+
+def by_requests(session: requests.Session, request: HttpRequest) -> requests.PreparedRequest:
+    """What the transport sent before: ``Session.prepare_request`` of the same parts."""
+    return session.prepare_request(
+        requests.Request(
+            request.method.upper(),
+            request.url,
+            headers=request.headers,
+            params=request.params or {},
+            json=request.json if request.body is None else None,
+            data=request.body or {},
+        )
+    )
+
+
+def direct(session: requests.Session, request: HttpRequest) -> requests.PreparedRequest:
+    return _prepare(session, request, _prepared_url(request.url, request.params))
+
+
+def parts(prepared: requests.PreparedRequest) -> tuple[Any, ...]:
+    # The header *names* as sent (their case) and values, in order, then method, URL, body.
+    return (
+        prepared.method,
+        prepared.url,
+        list(prepared.headers.items()),
+        prepared.body,
+    )
+
+
+URL = "https://api.example.test/v1/chat/completions"
+CASES: dict[str, HttpRequest] = {
+    "json body": HttpRequest("POST", URL, {"Authorization": "Bearer k"}, {"model": "m"}),
+    "unicode json": HttpRequest("POST", URL, {}, {"text": 'héllo ✓ \u2028 "q"'}),
+    "raw bytes body": HttpRequest(
+        "POST", URL, {"Content-Type": "application/x-ndjson"}, None, b"{}\n{}"
+    ),
+    "empty bytes body": HttpRequest("POST", URL, {}, None, b""),
+    "no body, POST": HttpRequest("POST", URL),
+    "no body, GET": HttpRequest("GET", "https://api.example.test/v1/models"),
+    "lower-case method": HttpRequest("get", "https://api.example.test/v1/models"),
+    "DELETE without body": HttpRequest("DELETE", "https://api.example.test/v1/files/f1"),
+    "params": HttpRequest("GET", URL, params={"alt": "sse", "q": "a b&c=d/é"}),
+    "params on a URL with a query": HttpRequest("GET", URL + "?x=1", params={"y": "2"}),
+    "user agent replaced": HttpRequest(
+        "POST", URL, {"user-agent": "llmcore/1", "ACCEPT": "text/event-stream"}, {"a": 1}
+    ),
+    "own content type": HttpRequest(
+        "POST", URL, {"content-type": "application/json; charset=utf-8"}, {"a": 1}
+    ),
+    "own content length": HttpRequest("POST", URL, {"Content-Length": "2"}, None, b"{}"),
+    "unquoted path": HttpRequest(
+        "POST", "https://api.example.test/v1/models/gemini 1.5:generate", {}, {}
+    ),
+    "non-ascii path": HttpRequest(
+        "POST", "https://api.example.test/v1/modèles/é", {}, {"a": [1, 2]}
+    ),
+    "idna host": HttpRequest("POST", "https://bücher.example/v1/chat", {}, {"a": None}),
+    "port and trailing slash": HttpRequest("POST", "http://127.0.0.1:8080/v1/", {}, {"a": 1.5}),
+    "credentials in the url": HttpRequest(
+        "POST", "https://user:pa%20ss@api.example.test/v1/chat", {}, {"a": 1}
+    ),
+    "empty json object": HttpRequest("POST", URL, {}, {}),
+    "json false": HttpRequest("POST", URL, {}, False),
+    "json list": HttpRequest("POST", URL, {}, [1, "two"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_request_is_the_one_requests_prepares(name: str) -> None:
+    session = requests.Session()
+    request = CASES[name]
+    assert parts(direct(session, request)) == parts(by_requests(session, request))
+
+
+def test_session_headers_cookies_and_auth_apply_as_with_requests() -> None:
+    session = requests.Session()
+    session.headers["X-Session"] = "s"
+    session.headers["Accept-Encoding"] = None  # type: ignore[assignment]  # removed, as requests does
+    session.cookies.set("sticky", "node-3", domain="api.example.test", path="/")
+    session.cookies.set("elsewhere", "no", domain="other.example", path="/")
+    for request in (CASES["json body"], CASES["params"], CASES["credentials in the url"]):
+        assert parts(direct(session, request)) == parts(by_requests(session, request))
+    sent = direct(session, CASES["json body"])
+    assert sent.headers["Cookie"] == "sticky=node-3"
+    assert "Accept-Encoding" not in sent.headers
+    session.auth = ("basic-user", "basic-pass")
+    request = HttpRequest("POST", URL, {}, {"a": 1})
+    assert parts(direct(session, request)) == parts(by_requests(session, request))
+    assert direct(session, request).headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer k\r\nX-Injected: 1"},
+        {"X-Key": " leading-space"},
+        {"X-Bad:Name": "v"},
+    ],
+)
+def test_a_header_that_cannot_be_sent_fails_as_with_requests(headers: dict[str, str]) -> None:
+    request = HttpRequest("POST", URL, headers, {"a": 1})
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        by_requests(requests.Session(), request)
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        direct(requests.Session(), request)
+
+
+def test_a_body_json_cannot_encode_fails_as_with_requests() -> None:
+    request = HttpRequest("POST", URL, {}, {"temperature": math.nan})
+    with pytest.raises(requests.exceptions.InvalidJSONError):
+        by_requests(requests.Session(), request)
+    with pytest.raises(requests.exceptions.InvalidJSONError):
+        direct(requests.Session(), request)
+
+
+@pytest.mark.parametrize(
+    "url", ["api.example.test/v1/chat", "https://", "https://exa mple.test:x/"]
+)
+def test_a_url_that_cannot_be_sent_fails_as_with_requests(url: str) -> None:
+    request = HttpRequest("POST", url, {}, {"a": 1})
+    with pytest.raises(requests.exceptions.RequestException) as theirs:
+        by_requests(requests.Session(), request)
+    with pytest.raises(requests.exceptions.RequestException) as ours:
+        direct(requests.Session(), request)
+    assert type(ours.value) is type(theirs.value)
