@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import datetime
 import email.utils
+import itertools
 import logging
 import queue
 import re
@@ -235,10 +236,24 @@ def run_ordered(
         if on_result is not None:
             on_result(index, result)
 
+    # With nothing to run per result and every item in flight at once, the calling thread is
+    # woken once, by the last future to finish (-2), instead of once per item: on a thread
+    # pool, each wake-up takes the interpreter lock from the workers while they parse.
+    quiet = on_result is None and bar is None and window >= count
+    finished = itertools.count(1)
+
+    def last_done(_future: object) -> None:
+        if next(finished) == count:
+            arrived.put(-2)
+
     def start(index: int) -> None:
         future = submit(index)
         running[index] = future
-        future.add_done_callback(lambda _f: arrived.put(index))
+        future.add_done_callback(last_done if quiet else lambda _f: arrived.put(index))
+
+    def collect_done() -> None:
+        for index in [i for i, f in running.items() if f.done()]:
+            collect(index)
 
     stopped = cancel is not None and cancel.cancelled
     next_index = 0
@@ -250,8 +265,10 @@ def run_ordered(
             if not running:
                 break
             index = arrived.get()
-            if index < 0:
+            if index == -1:
                 stopped = True
+            elif index == -2:
+                collect_done()
             elif index in running:
                 collect(index)
         if stopped:
@@ -260,7 +277,9 @@ def run_ordered(
                     collect(index)
             while running:
                 index = arrived.get()
-                if index in running:
+                if index == -2:
+                    collect_done()
+                elif index in running:
                     collect(index)
     finally:
         if cancel is not None:

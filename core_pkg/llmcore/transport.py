@@ -351,8 +351,8 @@ class OpenResponse:
         self.close()
 
 
-def _socket_of(resp: requests.Response) -> socket.socket | None:
-    raw = resp.raw
+def _socket_of(raw: Any) -> socket.socket | None:
+    """The socket under a urllib3 response (None once it is gone)."""
     for path in (("_connection", "sock"), ("_fp", "fp", "raw", "_sock")):
         obj: Any = raw
         for attr in path:
@@ -364,17 +364,24 @@ def _socket_of(resp: requests.Response) -> socket.socket | None:
     return None
 
 
-def _body_chunks(resp: requests.Response, stream: bool) -> Iterator[bytes]:
-    """Body chunks as they arrive.
+def _body_chunks(raw: Any, stream: bool, consumed: list[bool]) -> Iterator[bytes]:
+    """Body chunks of a urllib3 response as they arrive, as ``requests`` reads them.
 
-    Chunked bodies go through ``iter_content(chunk_size=None)``, which yields each chunk as it
-    arrives. For a streamed body without chunked encoding (close-delimited SSE), urllib3's
-    ``stream(None)`` would wait for the end, so ``read1`` hands over whatever has arrived.
+    Chunked bodies go through ``stream(None)``, which yields each chunk as it arrives. For a
+    streamed body without chunked encoding (close-delimited SSE), ``stream(None)`` would wait
+    for the end, so ``read1`` hands over whatever has arrived. ``consumed`` gets ``True`` once
+    a body has been read to its end, so that closing the response returns its connection to
+    the pool instead of closing it (what ``requests.Response.close`` does).
     """
-    chunked = "chunked" in resp.headers.get("transfer-encoding", "").lower()
-    read1 = getattr(resp.raw, "read1", None)
+    chunked = "chunked" in raw.headers.get("transfer-encoding", "").lower()
+    read1 = getattr(raw, "read1", None)
     if not stream or chunked or read1 is None:
-        return resp.iter_content(chunk_size=None if stream else 65536)
+
+        def whole() -> Iterator[bytes]:
+            yield from raw.stream(None if stream else 65536, decode_content=True)
+            consumed.append(True)
+
+        return whole()
 
     def arrivals() -> Iterator[bytes]:
         while True:
@@ -629,13 +636,148 @@ def _prepare(session: requests.Session, request: HttpRequest, url: str) -> reque
     return prepared
 
 
+def _pool_kwargs(verify: Any, cert: Any) -> dict[str, Any]:
+    """The TLS part of a pool's key, as requests computes it for ``verify`` and ``cert``."""
+    kwargs: dict[str, Any] = {}
+    cert_reqs = "CERT_REQUIRED"
+    if verify is False:
+        cert_reqs = "CERT_NONE"
+    elif isinstance(verify, str):
+        kwargs["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify
+    kwargs["cert_reqs"] = cert_reqs
+    if cert is not None:
+        if isinstance(cert, tuple) and len(cert) == 2:
+            kwargs["cert_file"], kwargs["key_file"] = cert
+        else:
+            kwargs["cert_file"] = cert
+    return kwargs
+
+
+class _Route:
+    """How requests to one origin go out: the keyword arguments of ``HTTPAdapter.send``
+    (proxies, ``verify``, ``cert``), and, where no proxy applies, the connection pool's key
+    (scheme, host, port, TLS settings), so the request can go to the pool directly."""
+
+    __slots__ = ("pool", "settings")
+
+    def __init__(
+        self, settings: dict[str, Any], pool: tuple[str, str, int | None, dict[str, Any]] | None
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+
+    @classmethod
+    def make(cls, settings: dict[str, Any], url: str) -> _Route:
+        if requests.utils.select_proxy(url, settings["proxies"]) is not None:
+            return cls(settings, None)
+        parts = urllib.parse.urlparse(url)
+        try:
+            port = parts.port
+        except ValueError:  # requests' own path raises its InvalidURL for it
+            return cls(settings, None)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            return cls(settings, None)
+        kwargs = _pool_kwargs(settings["verify"], settings["cert"])
+        return cls(settings, (scheme, parts.hostname, port, kwargs))
+
+
+_ADAPTERS_FILE = os.path.normcase(os.path.abspath(requests.adapters.__file__ or ""))
+
+
+def _genuine_send() -> bool:
+    """True while ``HTTPAdapter.send`` is requests' own: libraries that mock requests (the
+    ``responses`` library, test doubles) replace it, and then every request goes through it."""
+    code = getattr(requests.adapters.HTTPAdapter.send, "__code__", None)
+    filename = getattr(code, "co_filename", None)
+    return filename is not None and os.path.normcase(os.path.abspath(filename)) == _ADAPTERS_FILE
+
+
+# urllib3's errors and the requests errors ``HTTPAdapter.send`` raises for them, in its order:
+# for the reason inside a MaxRetryError, and for the error itself.
+_REASON_ERRORS: tuple[tuple[type[BaseException], type[requests.RequestException]], ...] = (
+    (urllib3.exceptions.ResponseError, requests.exceptions.RetryError),
+    (urllib3.exceptions.ProxyError, requests.exceptions.ProxyError),
+    (urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+)
+_DIRECT_ERRORS: tuple[tuple[type[BaseException], type[requests.RequestException]], ...] = (
+    (urllib3.exceptions.ClosedPoolError, requests.exceptions.ConnectionError),
+    (urllib3.exceptions.ProxyError, requests.exceptions.ProxyError),
+    (urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+    (urllib3.exceptions.ReadTimeoutError, requests.exceptions.ReadTimeout),
+    (urllib3.exceptions.InvalidHeader, requests.exceptions.InvalidHeader),
+)
+
+
+def _requests_error(exc: BaseException, prepared: requests.PreparedRequest) -> BaseException:
+    """The error ``HTTPAdapter.send`` raises for ``exc`` from urllib3 (its mapping, in its
+    order), so the rest of the transport sees the same errors on both paths."""
+    errors = urllib3.exceptions
+    if isinstance(exc, (errors.ProtocolError, OSError)):
+        return requests.exceptions.ConnectionError(exc, request=prepared)
+    if isinstance(exc, errors.MaxRetryError):
+        reason = exc.reason
+        if isinstance(reason, errors.ConnectTimeoutError) and not isinstance(
+            reason, errors.NewConnectionError
+        ):
+            return requests.exceptions.ConnectTimeout(exc, request=prepared)
+        kind = next((r for u, r in _REASON_ERRORS if isinstance(reason, u)), None)
+        return (kind or requests.exceptions.ConnectionError)(exc, request=prepared)
+    kind = next((r for u, r in _DIRECT_ERRORS if isinstance(exc, u)), None)
+    return exc if kind is None else kind(exc, request=prepared)
+
+
+def _urlopen(
+    adapter: requests.adapters.HTTPAdapter,
+    prepared: requests.PreparedRequest,
+    path: str,
+    route: _Route,
+    timeouts: tuple[float | None, float | None],
+) -> Any:
+    """What ``HTTPAdapter.send`` does for a request no proxy applies to, without the
+    ``requests.Response`` it builds around urllib3's response: pick the pool, apply the TLS
+    settings, send, map urllib3's errors to requests' ones. Returns urllib3's response."""
+    assert route.pool is not None
+    scheme, host, port, pool_kwargs = route.pool
+    settings = route.settings
+    try:
+        pool = adapter.poolmanager.connection_from_host(
+            host, port=port, scheme=scheme, pool_kwargs=pool_kwargs
+        )
+    except urllib3.exceptions.LocationValueError as exc:
+        raise requests.exceptions.InvalidURL(exc, request=prepared) from exc
+    adapter.cert_verify(  # type: ignore[no-untyped-call]
+        pool, prepared.url or "", settings["verify"], settings["cert"]
+    )
+    headers = prepared.headers
+    try:
+        return pool.urlopen(
+            method=prepared.method,
+            url=path,
+            body=prepared.body,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            retries=adapter.max_retries,
+            timeout=urllib3.Timeout(connect=timeouts[0], read=timeouts[1]),
+            chunked=not (prepared.body is None or "Content-Length" in headers),
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        mapped = _requests_error(exc, prepared)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
 class Transport:
     """One pooled ``requests.Session`` per client; thread-safe for concurrent calls."""
 
     def __init__(self, options: ConnectionOptions) -> None:
         self.options = options
         self.session = requests.Session()
-        self.session.trust_env = False  # the environment is read by _env_settings instead
+        self.session.trust_env = False  # the environment is read by _route instead
         self._adapter = requests.adapters.HTTPAdapter(
             pool_connections=options.pool_size, pool_maxsize=options.pool_size, max_retries=0
         )
@@ -654,24 +796,28 @@ class Transport:
         self._proxies = {"http": options.proxy, "https": options.proxy} if options.proxy else None
         self._last_used = time.monotonic()
         self._lock = threading.Lock()
-        self._settings: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._urls: dict[Any, str] = {}
+        self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._urls: dict[Any, tuple[str, str]] = {}
 
-    def _url(self, url: str, params: dict[str, str]) -> str:
-        """``url`` with ``params`` as requests prepares it, cached (a client sends to few)."""
+    def _url(self, url: str, params: dict[str, str]) -> tuple[str, str]:
+        """``url`` with ``params`` as requests prepares it, and the path (with the query) that
+        goes on the request line; cached (a client sends to few URLs)."""
         key: Any = (url, *params.items()) if params else url
         cached = self._urls.get(key)
         if cached is None:
-            cached = _prepared_url(url, params)
+            prepared = _prepared_url(url, params)
+            path = requests.PreparedRequest()
+            path.url = prepared
+            cached = (prepared, path.path_url)
             with self._lock:
                 if len(self._urls) >= 256:
                     self._urls.clear()
                 self._urls[key] = cached
         return cached
 
-    def _env_settings(self, url: str) -> dict[str, Any]:
-        """The proxies, ``verify`` and ``cert`` for ``url`` (see :func:`_merged_settings`),
-        cached per origin.
+    def _route(self, url: str) -> _Route:
+        """How a request to ``url`` goes out (see :func:`_merged_settings` and
+        :class:`_Route`), cached per origin.
 
         The proxies, ``verify`` and ``cert`` a request gets depend only on the URL's origin,
         the session's settings and the environment's ``*_proxy``, ``REQUEST_METHOD`` and CA
@@ -682,7 +828,7 @@ class Transport:
         session = self.session
         environ = _environ_key()
         if environ is None:
-            return _merged_settings(session, url, self._proxies)
+            return _Route.make(_merged_settings(session, url, self._proxies), url)
         origin = url.split("/", 3)[:3]
         key = (
             "/".join(origin),
@@ -691,13 +837,13 @@ class Transport:
             session.verify,
             session.cert,
         )
-        cached = self._settings.get(key)
+        cached = self._routes.get(key)
         if cached is None:
-            cached = _merged_settings(session, url, self._proxies)
+            cached = _Route.make(_merged_settings(session, url, self._proxies), url)
             with self._lock:
-                if len(self._settings) >= 64:
-                    self._settings.clear()
-                self._settings[key] = cached
+                if len(self._routes) >= 64:
+                    self._routes.clear()
+                self._routes[key] = cached
         return cached
 
     @property
@@ -735,8 +881,12 @@ class Transport:
     def _drop_idle(self) -> None:
         idle = self.options.idle_timeout
         now = time.monotonic()
+        if idle is None or now - self._last_used <= idle:
+            # The common case takes no lock: the threads of a batch would queue on it.
+            self._last_used = now
+            return
         with self._lock:
-            if idle is not None and now - self._last_used > idle:
+            if now - self._last_used > idle:
                 self._adapter.poolmanager.clear()
                 with self._capacity.lock:
                     self._capacity.high = self._capacity.base
@@ -848,20 +998,23 @@ class Transport:
         try:
             # What ``Session.request`` does (prepare, pick the adapter, send, keep the cookies),
             # minus its generic merging and its per-call scan of the environment for proxy and
-            # CA-bundle variables (see _prepare and _env_settings). Sending through the
-            # mounted adapter keeps everything below it: pools, TLS, proxies, and libraries
-            # that patch ``HTTPAdapter.send`` (``responses``).
+            # CA-bundle variables (see _prepare and _route).
             session = self.session
-            url = self._url(request.url, request.params)
+            url, path = self._url(request.url, request.params)
             prepared = _prepare(session, request, url)
-            resp = session.get_adapter(url).send(
-                prepared,
-                timeout=timeouts,  # type: ignore[arg-type]  # None means no limit there too
-                **self._env_settings(url),
-            )
-            if "set-cookie" in resp.headers:
+            route = self._route(url)
+            adapter = session.get_adapter(url)
+            if route.pool is not None and adapter is self._adapter and _genuine_send():
+                raw = _urlopen(adapter, prepared, path, route, timeouts)
+            else:  # another adapter, a proxy, or HTTPAdapter.send patched (``responses``)
+                raw = adapter.send(
+                    prepared,
+                    timeout=timeouts,  # type: ignore[arg-type]  # None means no limit there too
+                    **route.settings,
+                ).raw
+            if "set-cookie" in raw.headers:
                 requests.cookies.extract_cookies_to_jar(  # type: ignore[no-untyped-call]
-                    session.cookies, prepared, resp.raw
+                    session.cookies, prepared, raw
                 )
         except requests.exceptions.RequestException as exc:
             lease.finish()
@@ -884,17 +1037,24 @@ class Transport:
             if cancel is not None:
                 cancel.discard(lease.cancel)
 
+        consumed: list[bool] = []
+
+        def close() -> None:  # what ``requests.Response.close`` does
+            if not consumed:
+                raw.close()
+            raw.release_conn()
+
         opened = OpenResponse(
-            resp.status_code,
-            dict(resp.headers),
-            _body_chunks(resp, stream),
-            resp.close,
+            raw.status,
+            dict(raw.headers),
+            _body_chunks(raw, stream, consumed),
+            close,
             request.url,
-            _socket_of(resp),
+            _socket_of(raw),
             lease,
             forget,
         )
-        log.debug("llmcore: <- %s %s", resp.status_code, request.url)
+        log.debug("llmcore: <- %s %s", raw.status, request.url)
         return opened
 
     def _send_memory(self, request: HttpRequest, cancel: CancelHandle | None) -> OpenResponse:

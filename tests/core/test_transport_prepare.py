@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import requests
+import requests.adapters
+import urllib3
 
 from llmcore.http import HttpRequest
-from llmcore.transport import _prepare, _prepared_url
+from llmcore.transport import _prepare, _prepared_url, _requests_error
 
 
 def by_requests(session: requests.Session, request: HttpRequest) -> requests.PreparedRequest:
@@ -138,3 +140,40 @@ def test_a_url_that_cannot_be_sent_fails_as_with_requests(url: str) -> None:
     with pytest.raises(requests.exceptions.RequestException) as ours:
         direct(requests.Session(), request)
     assert type(ours.value) is type(theirs.value)
+
+
+def _urllib3_errors() -> list[BaseException]:
+    import urllib3.exceptions as e
+
+    pool = urllib3.HTTPConnectionPool("api.example.test")
+    return [
+        e.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
+        ConnectionRefusedError(111, "refused"),
+        e.MaxRetryError(pool, "/", e.ConnectTimeoutError(pool, "connect timed out")),
+        e.MaxRetryError(pool, "/", e.NewConnectionError(pool, "refused")),  # type: ignore[arg-type]
+        e.MaxRetryError(pool, "/", e.ResponseError("too many 500 error responses")),
+        e.MaxRetryError(pool, "/", e.ProxyError("proxy down", OSError("x"))),
+        e.MaxRetryError(pool, "/", e.SSLError("bad certificate")),
+        e.MaxRetryError(pool, "/", e.ProtocolError("aborted")),
+        e.ClosedPoolError(pool, "closed"),
+        e.ProxyError("proxy down", OSError("x")),
+        e.SSLError("bad certificate"),
+        e.ReadTimeoutError(pool, "/", "read timed out"),
+        e.InvalidHeader("bad header"),
+        e.DecodeError("bad gzip"),
+    ]
+
+
+@pytest.mark.parametrize("error", _urllib3_errors(), ids=lambda e: type(e).__name__)
+def test_urllib3_errors_become_the_requests_errors_the_adapter_raises(
+    error: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(urllib3.HTTPConnectionPool, "urlopen", fail)
+    prepared = direct(requests.Session(), CASES["port and trailing slash"])
+    with pytest.raises(BaseException) as theirs:
+        requests.adapters.HTTPAdapter().send(prepared)
+    ours = _requests_error(error, prepared)
+    assert type(ours) is type(theirs.value)
