@@ -8,7 +8,6 @@ authenticate (plugin or core default), send with retries (transport + tenacity),
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -627,30 +626,35 @@ class Client:
         cancel: CancelHandle | None,
         retry: RetryPolicy | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
-        with contextlib.ExitStack() as stack:
-            pool = executor
-            if pool is None:
-                pool = stack.enter_context(futures.ThreadPoolExecutor(window, "llmcore-batch"))
-            stack.enter_context(self._transport.reserve(window))
-            target = pool
+        pool = executor or futures.ThreadPoolExecutor(window, "llmcore-batch")
+        target = pool
 
-            def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
-                return target.submit(
-                    self._batch_item, index, items[index], cancel=cancel, retry=retry
+        def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
+            return target.submit(self._batch_item, index, items[index], cancel=cancel, retry=retry)
+
+        try:
+            with self._transport.reserve(window):
+                # On a pool of its own the batch queues every item at once (the pool's threads
+                # bound the concurrency, and a thread that finishes picks the next item without
+                # waiting for the collecting thread); a caller's pool gets a window of items.
+                results = batching.run_ordered(
+                    len(items),
+                    submit,
+                    window=len(items) if executor is None else window,
+                    on_result=on_result,
+                    progress=progress,
+                    cancel=cancel,
+                    wait_running=True,
                 )
-
-            # On a pool of its own the batch queues every item at once (the pool's threads
-            # bound the concurrency, and a thread that finishes picks the next item without
-            # waiting for the collecting thread); a caller's pool gets a window of items.
-            return batching.run_ordered(
-                len(items),
-                submit,
-                window=len(items) if executor is None else window,
-                on_result=on_result,
-                progress=progress,
-                cancel=cancel,
-                wait_running=True,
-            )
+        except BaseException:
+            if executor is None:  # an on_result that raised: the running requests end first
+                pool.shutdown(wait=True)
+            raise
+        if executor is None:
+            # Every item has finished: the pool's idle threads end on their own, the results
+            # need not wait for them.
+            pool.shutdown(wait=False)
+        return results
 
     def spec(self, *, send_key: bool = False) -> ClientSpec:
         """What a worker process needs to build the same client: picklable, nothing live.
