@@ -531,24 +531,20 @@ def _redirect_target(request: HttpRequest, status: int, location: str) -> str | 
     return target
 
 
-# The environment variables that decide a request's proxies, ``verify`` and ``cert`` (besides
-# every ``*_proxy`` variable, in any case): urllib ignores HTTP_PROXY under CGI.
-_ENV_SETTINGS_NAMES = ("REQUEST_METHOD", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-_ENV_SETTINGS_NAMES_B = tuple(n.encode() for n in _ENV_SETTINGS_NAMES)
-
-
 def _environ_key() -> tuple[Any, ...] | None:
-    """The environment's proxy and CA-bundle variables, or None where they are not all that
-    decides (the platform's proxy settings count too, or the environment cannot be read
-    cheaply)."""
+    """The environment as a cache key (its proxy and CA-bundle variables decide a route), or
+    None where they are not all that decides (the platform's proxy settings count too, or the
+    environment cannot be read cheaply).
+
+    The whole environment, not just those variables: a tuple of its items costs a fifth of
+    picking them out, and any change, even to an unrelated variable, only means one new route.
+    """
     if sys.platform in ("darwin", "win32"):
         return None
     data = getattr(os.environ, "_data", None)
     if not isinstance(data, dict):
         return None
-    return tuple(
-        (k, v) for k, v in data.items() if k[-6:].lower() == b"_proxy" or k in _ENV_SETTINGS_NAMES_B
-    )
+    return tuple(data.items())
 
 
 def _merged_settings(
@@ -581,7 +577,27 @@ def _prepared_url(url: str, params: dict[str, str]) -> str:
     return prepared.url or url
 
 
-def _prepare(session: requests.Session, request: HttpRequest, url: str) -> requests.PreparedRequest:
+def _merged_headers(session: requests.Session, request: HttpRequest) -> list[tuple[str, Any]]:
+    """The session's headers merged under the request's (case-insensitively; a header set to
+    None is removed), each checked by requests' own validity check: ``InvalidHeader`` for a
+    header that cannot be sent."""
+    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(session.headers)
+    merged.update(request.headers)
+    pairs = []
+    for name, value in merged.items():
+        if value is None:  # a session header set to None is removed, as requests does
+            continue
+        requests.utils.check_header_validity((name, value))
+        pairs.append((name, value))
+    return pairs
+
+
+def _prepare(
+    session: requests.Session,
+    request: HttpRequest,
+    url: str,
+    cache: dict[Any, list[tuple[str, Any]]] | None = None,
+) -> requests.PreparedRequest:
     """What ``session.prepare_request`` makes of ``request`` (with ``url`` already prepared),
     built directly.
 
@@ -598,14 +614,18 @@ def _prepare(session: requests.Session, request: HttpRequest, url: str) -> reque
     method = request.method.upper()
     prepared.method = method
     prepared.url = url
-    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(session.headers)
-    merged.update(request.headers)
-    headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
-    for name, value in merged.items():
-        if value is None:  # a session header set to None is removed, as requests does
-            continue
-        requests.utils.check_header_validity((name, value))
-        headers[name] = value
+    if cache is None:
+        pairs = _merged_headers(session, request)
+    else:  # a client sends the same headers again and again
+        key = (tuple(request.headers.items()), tuple(session.headers.items()))
+        cached = cache.get(key)
+        if cached is None:
+            cached = _merged_headers(session, request)
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = cached
+        pairs = cached
+    headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict(pairs)
     prepared.headers = headers
     if len(session.cookies):
         jar = requests.cookies.merge_cookies(  # type: ignore[no-untyped-call]
@@ -688,9 +708,18 @@ _ADAPTERS_FILE = os.path.normcase(os.path.abspath(requests.adapters.__file__ or 
 def _genuine_send() -> bool:
     """True while ``HTTPAdapter.send`` is requests' own: libraries that mock requests (the
     ``responses`` library, test doubles) replace it, and then every request goes through it."""
+    global _genuine_code
     code = getattr(requests.adapters.HTTPAdapter.send, "__code__", None)
+    if code is not None and code is _genuine_code:
+        return True
     filename = getattr(code, "co_filename", None)
-    return filename is not None and os.path.normcase(os.path.abspath(filename)) == _ADAPTERS_FILE
+    if filename is None or os.path.normcase(os.path.abspath(filename)) != _ADAPTERS_FILE:
+        return False
+    _genuine_code = code
+    return True
+
+
+_genuine_code: Any = None
 
 
 # urllib3's errors and the requests errors ``HTTPAdapter.send`` raises for them, in its order:
@@ -798,6 +827,7 @@ class Transport:
         self._lock = threading.Lock()
         self._routes: dict[tuple[Any, ...], _Route] = {}
         self._urls: dict[Any, tuple[str, str]] = {}
+        self._headers: dict[Any, list[tuple[str, Any]]] = {}
 
     def _url(self, url: str, params: dict[str, str]) -> tuple[str, str]:
         """``url`` with ``params`` as requests prepares it, and the path (with the query) that
@@ -1001,7 +1031,7 @@ class Transport:
             # CA-bundle variables (see _prepare and _route).
             session = self.session
             url, path = self._url(request.url, request.params)
-            prepared = _prepare(session, request, url)
+            prepared = _prepare(session, request, url, self._headers)
             route = self._route(url)
             adapter = session.get_adapter(url)
             if route.pool is not None and adapter is self._adapter and _genuine_send():

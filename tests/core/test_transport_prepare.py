@@ -31,7 +31,13 @@ def by_requests(session: requests.Session, request: HttpRequest) -> requests.Pre
 
 
 def direct(session: requests.Session, request: HttpRequest) -> requests.PreparedRequest:
-    return _prepare(session, request, _prepared_url(request.url, request.params))
+    """The transport's own preparation, uncached and from its header cache (the same)."""
+    url = _prepared_url(request.url, request.params)
+    uncached = _prepare(session, request, url)
+    cache: dict[Any, Any] = {}
+    first, again = _prepare(session, request, url, cache), _prepare(session, request, url, cache)
+    assert parts(uncached) == parts(first) == parts(again)
+    return again
 
 
 def parts(prepared: requests.PreparedRequest) -> tuple[Any, ...]:
@@ -177,3 +183,14 @@ def test_urllib3_errors_become_the_requests_errors_the_adapter_raises(
         requests.adapters.HTTPAdapter().send(prepared)
     ours = _requests_error(error, prepared)
     assert type(ours) is type(theirs.value)
+
+
+def test_a_session_header_changed_after_a_cached_call_applies() -> None:
+    session = requests.Session()
+    cache: dict[Any, Any] = {}
+    request = CASES["json body"]
+    url = _prepared_url(request.url, request.params)
+    assert "X-Later" not in _prepare(session, request, url, cache).headers
+    session.headers["X-Later"] = "yes"
+    assert _prepare(session, request, url, cache).headers["X-Later"] == "yes"
+    assert parts(_prepare(session, request, url, cache)) == parts(by_requests(session, request))
