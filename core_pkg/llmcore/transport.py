@@ -37,6 +37,7 @@ from requests.structures import CaseInsensitiveDict
 from llmcore.cancel import CancelHandle, CancelledError
 from llmcore.errors import (
     ApiConnectionError,
+    ConfigurationError,
     InvalidInputError,
     LlmError,
     RedirectError,
@@ -836,9 +837,10 @@ class Transport:
         cached = self._urls.get(key)
         if cached is None:
             prepared = _prepared_url(url, params)
-            path = requests.PreparedRequest()
-            path.url = prepared
-            cached = (prepared, path.path_url)
+            target = requests.PreparedRequest()
+            target.url = prepared
+            # the request line's target as the adapter makes it when no proxy applies
+            cached = (prepared, self._adapter.request_url(target, {}))
             with self._lock:
                 if len(self._urls) >= 256:
                     self._urls.clear()
@@ -1060,6 +1062,16 @@ class Transport:
             else:
                 failure = _map_exception(exc, f"to {request.url}")
             raise failure from exc
+        except OSError as exc:
+            # requests' own TLS setup, before anything is sent: a CA bundle or client
+            # certificate file that does not exist (``REQUESTS_CA_BUNDLE`` set wrongly)
+            lease.finish()
+            if cancel is not None:
+                cancel.discard(lease.cancel)
+            raise ConfigurationError(
+                f"the TLS settings for {redact(request.url)} cannot be used: {redact(str(exc))}"
+                " (check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE)"
+            ) from exc
         finally:
             _inflight.lease = None
 

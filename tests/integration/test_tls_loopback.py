@@ -21,7 +21,7 @@ import requests.adapters
 from test_faults import completion
 
 import llmcore.transport
-from llmcore import ApiConnectionError, ChatCompletionRequest, Client, Message
+from llmcore import ApiConnectionError, ChatCompletionRequest, Client, ConfigurationError, Message
 from llmcore_openai import openai_compatible
 
 TLS = Path(__file__).resolve().parent / "tls"
@@ -32,7 +32,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[dict[str, Any]]
 
-    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.seen.append(
             {"path": self.path, "body": json.loads(body), "auth": self.headers["Authorization"]}
@@ -96,9 +96,27 @@ def test_an_untrusted_certificate_is_refused_before_anything_is_sent(
     url, seen = tls_server
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    with Client(openai_compatible(url), api_key="sk-tls-secret") as client:
-        with pytest.raises(ApiConnectionError) as caught:
-            client.chat_completion(REQ)
+    client = Client(openai_compatible(url), api_key="sk-tls-secret")
+    with client, pytest.raises(ApiConnectionError) as caught:
+        client.chat_completion(REQ)
     assert "certificate" in str(caught.value).lower()
     assert "sk-tls-secret" not in str(caught.value)
+    assert seen == []
+
+
+def test_a_ca_bundle_that_does_not_exist_is_a_configuration_error(
+    tls_server: tuple[str, list[dict[str, Any]]],
+    way: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    url, seen = tls_server
+    missing = tmp_path / "no-such-bundle.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    client = Client(openai_compatible(url), api_key="sk-tls-secret")
+    with client, pytest.raises(ConfigurationError) as caught:
+        client.chat_completion(REQ)
+    assert str(missing) in str(caught.value)
+    assert "REQUESTS_CA_BUNDLE" in str(caught.value)
+    assert caught.value.retryable is False
     assert seen == []
