@@ -194,3 +194,40 @@ def test_a_session_header_changed_after_a_cached_call_applies() -> None:
     session.headers["X-Later"] = "yes"
     assert _prepare(session, request, url, cache).headers["X-Later"] == "yes"
     assert parts(_prepare(session, request, url, cache)) == parts(by_requests(session, request))
+
+
+class _Recorder:
+    """A socket stand-in that records what is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+    def settimeout(self, timeout: float | None) -> None:
+        pass
+
+
+def _sent_by(cls: type, body: Any) -> list[bytes]:
+    conn = cls("api.example.test", 443)
+    conn.sock = _Recorder()
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer k"}
+    conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+    return list(conn.sock.sent)
+
+
+@pytest.mark.parametrize("body", [b'{"model": "m"}', b"x" * 300_000, None])
+def test_a_small_body_goes_out_with_the_headers_in_one_send(body: bytes | None) -> None:
+    """The same bytes as urllib3's own connection sends; in one piece for a small body."""
+    import urllib3.connection
+
+    from llmcore.transport import _COALESCE_BYTES, _LeasedHTTPConnection
+
+    ours = _sent_by(_LeasedHTTPConnection, body)
+    theirs = _sent_by(urllib3.connection.HTTPConnection, body)
+    assert b"".join(ours) == b"".join(theirs)
+    small = body is not None and len(body) <= _COALESCE_BYTES
+    assert len(ours) == (1 if small else len(theirs))
+    if small:
+        assert len(theirs) == 2
