@@ -626,7 +626,11 @@ class Client:
         cancel: CancelHandle | None,
         retry: RetryPolicy | None = None,
     ) -> list[ChatCompletionResponse | LlmError]:
-        pool = executor or futures.ThreadPoolExecutor(window, "llmcore-batch")
+        pool = (
+            executor
+            if executor is not None
+            else futures.ThreadPoolExecutor(window, "llmcore-batch")
+        )
         target = pool
 
         def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
