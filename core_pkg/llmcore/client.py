@@ -631,10 +631,9 @@ class Client:
             if executor is not None
             else futures.ThreadPoolExecutor(window, "llmcore-batch")
         )
-        target = pool
 
         def submit(index: int) -> concurrent.futures.Future[ChatCompletionResponse | LlmError]:
-            return target.submit(self._batch_item, index, items[index], cancel=cancel, retry=retry)
+            return pool.submit(self._batch_item, index, items[index], cancel=cancel, retry=retry)
 
         try:
             with self._transport.reserve(window):

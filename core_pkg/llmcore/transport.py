@@ -888,9 +888,9 @@ class Transport:
 
         The proxies, ``verify`` and ``cert`` a request gets depend only on the URL's origin,
         the session's settings and the environment's ``*_proxy``, ``REQUEST_METHOD`` and CA
-        bundle variables, so the result is cached under exactly those (a changed variable is a
-        new key). Where the platform's own proxy configuration is consulted as well (macOS,
-        Windows), nothing is cached.
+        bundle variables, so the result is cached under those and the environment (a changed
+        variable is a new key; see :func:`_environ_key`). Where the platform's own proxy
+        configuration is consulted as well (macOS, Windows), nothing is cached.
         """
         session = self.session
         environ = _environ_key()
@@ -1061,6 +1061,11 @@ class Transport:
             _watchdog.schedule(deadline, lease)
         if cancel is not None:
             cancel.on_cancel(lease.cancel)
+
+        def forget() -> None:
+            if cancel is not None:
+                cancel.discard(lease.cancel)
+
         _inflight.lease = lease
         try:
             # What ``Session.request`` does (prepare, pick the adapter, send, keep the cookies),
@@ -1085,8 +1090,7 @@ class Transport:
                 )
         except requests.exceptions.RequestException as exc:
             lease.finish()
-            if cancel is not None:
-                cancel.discard(lease.cancel)
+            forget()
             failure: BaseException
             if stale_ok and lease.reused and lease.reason is None and _stale(exc):
                 raise _StaleConnection() from None
@@ -1101,18 +1105,13 @@ class Transport:
             # requests' own TLS setup, before anything is sent: a CA bundle or client
             # certificate file that does not exist (``REQUESTS_CA_BUNDLE`` set wrongly)
             lease.finish()
-            if cancel is not None:
-                cancel.discard(lease.cancel)
+            forget()
             raise ConfigurationError(
                 f"the TLS settings for {redact(request.url)} cannot be used: {redact(str(exc))}"
                 " (check REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE)"
             ) from exc
         finally:
             _inflight.lease = None
-
-        def forget() -> None:
-            if cancel is not None:
-                cancel.discard(lease.cancel)
 
         consumed: list[bool] = []
 
